@@ -1,0 +1,1 @@
+"""API Gateway TOKEN authorizer: admits requests that carry a valid CareForAll JWT."""

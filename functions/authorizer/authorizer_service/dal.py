@@ -1,0 +1,19 @@
+"""Reads the caller's current record from the users table (item USER#<id>, see users_service.dal)."""
+
+from __future__ import annotations
+
+from careforall import dynamo
+
+from authorizer_service.models import Principal
+
+
+class DynamoUserDirectory:
+    def __init__(self, table_name: str, client=None) -> None:
+        self._table = table_name
+        self._client = client or dynamo.client()
+
+    def find(self, user_id: str) -> Principal | None:
+        item = dynamo.from_item(self._client.get_item(
+            TableName=self._table, Key=dynamo.to_item({"pk": f"USER#{user_id}"}),
+            ProjectionExpression="id, email, #role", ExpressionAttributeNames={"#role": "role"}).get("Item"))
+        return Principal(user_id=item["id"], email=item["email"], role=item["role"]) if item else None

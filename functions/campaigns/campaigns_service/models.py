@@ -1,0 +1,96 @@
+"""Pydantic models of the campaigns service: settings, requests, responses and stored items."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from careforall.config import BaseSettings
+from careforall.money import Money
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # newlines and tabs are fine in prose
+MAX_GOAL = Decimal("100000000.00")
+
+
+def _no_control_chars(value: str) -> str:
+    if _CONTROL_CHARS.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                  AfterValidator(_no_control_chars)]
+Description = Annotated[str, StringConstraints(max_length=5000), AfterValidator(_no_control_chars)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Goal = Annotated[Money, Field(gt=0, le=MAX_GOAL)]
+
+
+class CampaignStatus(str, Enum):
+    ACTIVE = "ACTIVE"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+class Settings(BaseSettings):
+    campaigns_table_name: str = Field(alias="CAMPAIGNS_TABLE_NAME", min_length=1)
+    totals_table_name: str = Field(alias="TOTALS_TABLE_NAME", min_length=1)
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateCampaignRequest(_Request):
+    title: Title
+    description: Description
+    goal_amount: Goal
+    currency: Currency = "USD"
+
+
+class UpdateCampaignRequest(_Request):
+    title: Title | None = None
+    description: Description | None = None
+    goal_amount: Goal | None = None
+    status: CampaignStatus | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one_field(self) -> "UpdateCampaignRequest":
+        if not self.model_fields_set or all(getattr(self, name) is None for name in self.model_fields_set):
+            raise ValueError("give at least one of title, description, goal_amount, status")
+        return self
+
+
+class CampaignRecord(BaseModel):
+    """A campaign as stored. Amounts are kept in cents so arithmetic is exact."""
+
+    id: str
+    title: str
+    description: str
+    goal_cents: int
+    currency: str
+    status: CampaignStatus
+    owner_id: str
+    created_at: str
+    updated_at: str
+
+
+class CampaignOut(BaseModel):
+    id: str
+    title: str
+    description: str
+    goal_amount: Money
+    current_amount: Money
+    currency: str
+    status: CampaignStatus
+    owner_id: str
+    created_at: str
+    updated_at: str
+
+
+class CampaignPage(BaseModel):
+    items: list[CampaignOut]
+    next_cursor: str | None

@@ -1,0 +1,1 @@
+"""Users service: registration, login, profile and roles (handlers -> logic -> dal)."""

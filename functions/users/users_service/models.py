@@ -1,0 +1,86 @@
+"""Pydantic models of the users service: settings, requests, responses and stored items."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from careforall.config import BaseSettings
+from careforall.emails import Email
+from careforall.identity import Role
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _no_control_chars(value: str) -> str:
+    if _CONTROL_CHARS.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                 AfterValidator(_no_control_chars)]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+
+
+class Settings(BaseSettings):
+    users_table_name: str = Field(alias="USERS_TABLE_NAME", min_length=1)
+    login_attempts_table_name: str = Field(alias="LOGIN_ATTEMPTS_TABLE_NAME", min_length=1)
+    jwt_secret_id: str = Field(alias="JWT_SECRET_ID", min_length=1)
+    token_issuer: str = Field(alias="TOKEN_ISSUER", min_length=1)
+    token_ttl_seconds: int = Field(alias="TOKEN_TTL_SECONDS", ge=60, le=86400)
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class RegisterRequest(_Request):
+    email: Email
+    password: Password
+    name: Name
+
+
+class LoginRequest(_Request):
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class RoleUpdateRequest(_Request):
+    role: Role
+
+
+class SeedAdminRequest(_Request):
+    email: Email
+    password: Password
+    name: Name = "Administrator"
+
+
+class UserRecord(BaseModel):
+    """A user as stored; the password hash never leaves the service."""
+
+    id: str
+    email: str
+    name: str
+    role: Role
+    password_hash: str
+    created_at: str
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    name: str
+    role: Role
+    created_at: str
+
+    @classmethod
+    def of(cls, user: UserRecord) -> "UserOut":
+        return cls(id=user.id, email=user.email, name=user.name, role=user.role, created_at=user.created_at)
+
+
+def email_key(email: str) -> str:
+    """Emails are unique case-insensitively: one key for every spelling."""
+    return email.strip().lower()
