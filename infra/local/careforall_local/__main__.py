@@ -1,0 +1,192 @@
+"""`make run`: the whole CareForAll stack on this machine, built from template.yaml, no Docker.
+
+Processes: this one (API gateway, function runtime) and its children: the AWS emulator
+(moto behind 127.0.0.1:4566) and one worker process per warm Lambda execution environment.
+Ctrl-C or SIGTERM stops them all; children also die with this process (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+import urllib.request
+
+from aiohttp import web
+
+from careforall_local.settings import LocalSettings
+from careforall_local.stack import REGION, LocalStackModel
+from careforall_local.runtime import FunctionRuntime, _die_with_parent
+from careforall_local.gateway import LambdaInvokeApi, RestGateway
+
+log = logging.getLogger("careforall.stack")
+
+
+class LocalStack:
+    def __init__(self, settings: LocalSettings) -> None:
+        self.settings = settings
+        self.ready = False
+        self.emulator: asyncio.subprocess.Process | None = None
+        self.runtime: FunctionRuntime | None = None
+        self.gateway: RestGateway | None = None
+        self._runners: list[web.AppRunner] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        s = self.settings
+        started = time.perf_counter()
+        self.emulator = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "careforall_local.emulator", "--port", str(s.aws_port),
+            "--invoke-url", f"http://127.0.0.1:{s.internal_port}", preexec_fn=_die_with_parent)
+        model = await asyncio.to_thread(
+            LocalStackModel, s.template, s.parameter_overrides(), s.stack_name,
+            {"JwtSigningSecret": s.jwt_secret})
+        await self._wait_for_emulator(deadline=time.monotonic() + 60)
+        await asyncio.to_thread(self._configure_emulator)
+
+        import boto3
+
+        session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION)
+        await asyncio.to_thread(model.provision, session, s.aws_endpoint)
+        log.info("provisioned %s", ", ".join(f"{k}={v}" for k, v in model.table_names().items()))
+
+        self.runtime = FunctionRuntime(model.functions(), s.aws_endpoint, s.max_concurrency)
+        apis = model.rest_apis()
+        if len(apis) != 1:
+            raise RuntimeError(f"the local gateway serves exactly one REST API; the template has {len(apis)}")
+        self.gateway = RestGateway(apis[0], self.runtime)
+        await self._serve(self._internal_app(), s.internal_port)
+        await self._serve(self._public_app(), s.port)
+        await self.runtime.prewarm()
+        await self._seed_admin(model)
+        self.ready = True
+        log.info("ready in %.1f s", time.perf_counter() - started)
+        print(self._banner(), flush=True)
+
+    async def stop(self) -> None:
+        self.ready = False
+        for runner in self._runners:
+            await runner.cleanup()
+        if self.runtime:
+            await self.runtime.shutdown()
+        if self.emulator and self.emulator.returncode is None:
+            self.emulator.terminate()
+            try:
+                await asyncio.wait_for(self.emulator.wait(), 10)
+            except asyncio.TimeoutError:
+                self.emulator.kill()
+                await self.emulator.wait()
+
+    async def _wait_for_emulator(self, deadline: float) -> None:
+        url = f"{self.settings.aws_endpoint}/moto-api/data.json"
+        while True:
+            if self.emulator.returncode is not None:
+                raise RuntimeError(f"the AWS emulator exited with code {self.emulator.returncode}")
+            try:
+                await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=2).read())
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the AWS emulator did not answer on {url}") from None
+                await asyncio.sleep(0.1)
+
+    def _configure_emulator(self) -> None:
+        # moto executes state machines only when asked to (LOCAL-STACK-NOTES.md).
+        body = json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode()
+        request = urllib.request.Request(f"{self.settings.aws_endpoint}/moto-api/config", data=body,
+                                         method="POST", headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=5).read()
+
+    async def _seed_admin(self, model: LocalStackModel) -> None:
+        seed = model.function_by_logical_id("SeedAdminFunction")
+        result = await self.runtime.invoke(seed.name, {
+            "email": self.settings.admin_email, "password": self.settings.admin_password, "name": "Local Admin"},
+            source="seed")
+        if not result.ok:
+            raise RuntimeError(f"seeding the admin failed: {result.payload}")
+        log.info("admin account %s ready", self.settings.admin_email)
+
+    async def _serve(self, app: web.Application, port: int) -> None:
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", port, backlog=2048, reuse_address=True)
+        await site.start()
+        self._runners.append(runner)
+
+    # ------------------------------------------------------------------ HTTP apps
+    def _internal_app(self) -> web.Application:
+        app = web.Application(client_max_size=7 * 1024 * 1024)
+        app.router.add_post("/2015-03-31/functions/{name}/invocations", LambdaInvokeApi(self.runtime).invoke)
+        return app
+
+    def _public_app(self) -> web.Application:
+        app = web.Application(client_max_size=11 * 1024 * 1024)
+        app.router.add_get("/health", self._health)
+        app.router.add_get("/_local/ops", self._ops)
+        app.router.add_route("*", "/{tail:.*}", self._api)
+        return app
+
+    async def _health(self, _: web.Request) -> web.Response:
+        emulator_up = self.emulator is not None and self.emulator.returncode is None
+        if self.ready and emulator_up:
+            return web.json_response({"status": "ok"})
+        return web.json_response({"status": "starting" if emulator_up else "degraded"}, status=503)
+
+    async def _ops(self, _: web.Request) -> web.Response:
+        return web.json_response({"ready": self.ready, "functions": self.runtime.stats() if self.runtime else {}})
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        if not self.ready:
+            return web.json_response({"type": "https://careforall.org/problems/unavailable", "title": "Starting",
+                                      "status": 503, "detail": "The local stack is still starting."},
+                                     status=503, content_type="application/problem+json")
+        return await self.gateway.handle(request)
+
+    def _banner(self) -> str:
+        s = self.settings
+        return "\n".join([
+            "CareForAll local stack is up:",
+            f"  REST API      http://127.0.0.1:{s.port}/  (e.g. GET http://127.0.0.1:{s.port}/campaigns)",
+            f"  health        http://127.0.0.1:{s.port}/health",
+            f"  ops           http://127.0.0.1:{s.port}/_local/ops",
+            f"  AWS endpoint  {s.aws_endpoint}  (AWS_ENDPOINT_URL; awslocal works)",
+            f"  admin         {s.admin_email}",
+            "Ctrl-C stops everything.",
+        ])
+
+
+async def _main() -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stack = LocalStack(LocalSettings.from_env())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        starting = asyncio.create_task(stack.start())
+        stopping = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting in done:
+            starting.result()  # raise a start-up failure
+            await stopping
+        else:
+            starting.cancel()
+        return 0
+    except Exception as error:  # noqa: BLE001 - one clear line, then a clean stop
+        log.error("the local stack failed: %s", error)
+        return 1
+    finally:
+        log.info("stopping")
+        await stack.stop()
+
+
+def main() -> None:
+    sys.exit(asyncio.run(_main()))
+
+
+if __name__ == "__main__":
+    main()

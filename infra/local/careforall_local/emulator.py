@@ -1,0 +1,95 @@
+"""The local AWS endpoint (127.0.0.1:4566): moto for every service, our runtime for Lambda Invoke.
+
+moto cannot run Lambda code without Docker, so `POST /2015-03-31/functions/{name}/invocations`
+is answered by forwarding it to the local function runtime; every other request goes to moto's
+WSGI app, served by waitress (keep-alive, no per-request logging: moto's own server logs every
+request and halves its throughput). MOTO_PORT names this endpoint, so the Step Functions
+interpreter inside moto reaches our functions through the same door.
+
+Run: python -m careforall_local.emulator --port 4566 --invoke-url http://127.0.0.1:4567
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+import urllib.error
+import urllib.request
+
+_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+
+
+class LambdaInvokeRouter:
+    """WSGI middleware: Lambda Invoke goes to the function runtime, the rest to moto."""
+
+    def __init__(self, moto_app, invoke_url: str) -> None:
+        self._moto = moto_app
+        self._invoke_url = invoke_url.rstrip("/")
+
+    def __call__(self, environ, start_response):
+        match = _INVOKE_PATH.match(environ.get("PATH_INFO", ""))
+        if environ.get("REQUEST_METHOD") == "POST" and match:
+            return self._invoke(environ, start_response)
+        return self._moto(environ, start_response)
+
+    def _invoke(self, environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers = {"Content-Type": "application/json"}
+        for wsgi_key, header in (("HTTP_X_AMZ_INVOCATION_TYPE", "X-Amz-Invocation-Type"),
+                                 ("HTTP_X_AMZ_LOG_TYPE", "X-Amz-Log-Type"),
+                                 ("HTTP_X_AMZ_CLIENT_CONTEXT", "X-Amz-Client-Context")):
+            if environ.get(wsgi_key):
+                headers[header] = environ[wsgi_key]
+        query = environ.get("QUERY_STRING")
+        url = self._invoke_url + environ["PATH_INFO"] + (f"?{query}" if query else "")
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=960) as response:
+                status, payload, reply_headers = response.status, response.read(), response.headers.items()
+        except urllib.error.HTTPError as error:
+            status, payload, reply_headers = error.code, error.read(), error.headers.items()
+        except OSError as error:
+            status = 502
+            payload = (b'{"__type": "ServiceException", "message": "function runtime unreachable: '
+                       + str(error).encode().replace(b'"', b"'") + b'"}')
+            reply_headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", "ServiceException")]
+        keep = {"content-type", "x-amz-function-error", "x-amz-executed-version", "x-amz-log-result",
+                "x-amzn-requestid", "x-amzn-errortype"}
+        out = [(k, v) for k, v in reply_headers if k.lower() in keep]
+        out.append(("Content-Length", str(len(payload))))
+        start_response(f"{status} {'OK' if status < 400 else 'Error'}", out)
+        return [payload]
+
+
+def build_app(invoke_url: str):
+    from moto import settings as moto_settings  # noqa: F401 - imported after MOTO_PORT is set
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return LambdaInvokeRouter(DomainDispatcherApplication(create_backend_app), invoke_url)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--invoke-url", required=True)
+    parser.add_argument("--threads", type=int, default=16)
+    args = parser.parse_args(argv)
+    # moto's Step Functions interpreter calls http://localhost:$MOTO_PORT; point it at this endpoint.
+    os.environ["MOTO_PORT"] = str(args.port)
+    app = build_app(args.invoke_url)
+
+    import waitress
+
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" warnings under bursts
+    print(f"aws emulator listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="careforall-aws",
+                   channel_timeout=120, connection_limit=1000, _quiet=True)
+
+
+if __name__ == "__main__":
+    main()

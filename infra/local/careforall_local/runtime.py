@@ -1,0 +1,277 @@
+"""The local Lambda service: a pool of worker processes per function, as Lambda keeps execution environments.
+
+- A request takes an idle worker (a warm start) or starts a new one (a cold start) while the
+  function is under its concurrency cap; above the cap it waits for a worker to free up.
+- Each worker runs with exactly the environment template.yaml gives the function, plus what the
+  Lambda runtime itself sets; the code folder and the layers are its import path.
+- The function's Timeout is enforced: the worker is killed and the caller gets Sandbox.Timedout.
+- Every invocation is logged with its source, duration, outcome and whether it was cold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from careforall_local.stack import ACCOUNT_ID, REGION, FunctionSpec
+
+log = logging.getLogger("careforall.runtime")
+STREAM_LIMIT = 64 * 1024 * 1024  # Lambda's synchronous payload limit is 6 MB; leave room for encoding
+INFRA_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class InvocationResult:
+    request_id: str
+    ok: bool
+    payload: Any  # the handler's return value, or Lambda's error object
+    duration_ms: float
+    cold_start: bool
+    init_ms: float | None = None
+
+    @property
+    def error_type(self) -> str | None:
+        return None if self.ok else (self.payload or {}).get("errorType")
+
+
+class WorkerDied(Exception):
+    pass
+
+
+class Worker:
+    def __init__(self, spec: FunctionSpec, process: asyncio.subprocess.Process) -> None:
+        self.spec = spec
+        self.process = process
+        self.init_ms: float | None = None
+        self.used = False
+        self._relay: asyncio.Task | None = None
+
+    @classmethod
+    async def start(cls, spec: FunctionSpec, env: dict[str, str]) -> "Worker":
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "careforall_local.worker", spec.handler,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=env, cwd=str(spec.code_dir), limit=STREAM_LIMIT, preexec_fn=_die_with_parent)
+        worker = cls(spec, process)
+        worker._relay = asyncio.create_task(worker._relay_logs())
+        line = await process.stdout.readline()
+        if not line:
+            await process.wait()
+            raise WorkerDied(f"{spec.name}: worker exited during init (code {process.returncode})")
+        hello = json.loads(line)
+        if not hello.get("ready"):
+            await worker.kill()
+            error = hello.get("error", {})
+            raise WorkerDied(f"{spec.name}: init failed: {error.get('errorType')}: {error.get('errorMessage')}")
+        worker.init_ms = hello.get("init_ms")
+        return worker
+
+    async def _relay_logs(self) -> None:
+        """Function output, prefixed with its name: the local CloudWatch Logs."""
+        prefix = f"[{self.spec.logical_id}] "
+        while True:
+            line = await self.process.stderr.readline()
+            if not line:
+                return
+            sys.stderr.write(prefix + line.decode("utf-8", "replace"))
+
+    async def call(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.used = True
+        self.process.stdin.write(json.dumps(request, default=str).encode() + b"\n")
+        await self.process.stdin.drain()
+        line = await self.process.stdout.readline()
+        if not line:
+            raise WorkerDied(f"{self.spec.name}: runtime exited (code {await self.process.wait()})")
+        return json.loads(line)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+    async def kill(self) -> None:
+        if self.alive:
+            self.process.kill()
+        await self.process.wait()
+        if self._relay:
+            await asyncio.gather(self._relay, return_exceptions=True)
+
+
+class FunctionPool:
+    def __init__(self, spec: FunctionSpec, env: dict[str, str], max_concurrency: int) -> None:
+        self.spec = spec
+        self.env = env
+        cap = spec.reserved_concurrency if spec.reserved_concurrency is not None else max_concurrency
+        self.max_concurrency = max(1, min(int(cap), max_concurrency))
+        self.idle: deque[Worker] = deque()
+        self.count = 0
+        self._freed = asyncio.Condition()
+        self.invocations = 0
+        self.cold_starts = 0
+
+    async def _acquire(self) -> tuple[Worker, bool]:
+        async with self._freed:
+            while True:
+                while self.idle:
+                    worker = self.idle.pop()  # most recently used first, as Lambda does
+                    if worker.alive:
+                        return worker, False
+                    self.count -= 1
+                if self.count < self.max_concurrency:
+                    self.count += 1
+                    break
+                await self._freed.wait()
+        try:
+            worker = await Worker.start(self.spec, self.env)
+        except BaseException:
+            async with self._freed:
+                self.count -= 1
+                self._freed.notify()
+            raise
+        self.cold_starts += 1
+        return worker, True
+
+    async def _release(self, worker: Worker, healthy: bool) -> None:
+        if not healthy:
+            await worker.kill()
+        async with self._freed:
+            if healthy and worker.alive:
+                self.idle.append(worker)
+            else:
+                self.count -= 1
+            self._freed.notify()
+
+    async def prewarm(self) -> None:
+        worker, _ = await self._acquire()
+        await self._release(worker, healthy=True)
+
+    async def invoke(self, event: Any, trace_id: str | None = None) -> InvocationResult:
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        self.invocations += 1
+        try:
+            worker, cold = await self._acquire()
+        except WorkerDied as died:
+            return InvocationResult(request_id, False, {"errorType": "Runtime.InitError", "errorMessage": str(died)},
+                                    (time.perf_counter() - started) * 1000, True)
+        fresh = not worker.used
+        deadline_ms = int(time.time() * 1000) + self.spec.timeout * 1000
+        healthy = True
+        try:
+            reply = await asyncio.wait_for(
+                worker.call({"request_id": request_id, "event": event, "deadline_ms": deadline_ms,
+                             "trace_id": trace_id}),
+                timeout=self.spec.timeout)
+            ok, payload = reply["ok"], reply.get("result") if reply["ok"] else reply.get("error")
+        except asyncio.TimeoutError:
+            healthy = False  # Lambda resets the sandbox after a timeout
+            ok, payload = False, {"errorType": "Sandbox.Timedout",
+                                  "errorMessage": f"Task timed out after {self.spec.timeout:.2f} seconds"}
+        except (WorkerDied, BrokenPipeError, ConnectionResetError) as died:
+            healthy = False
+            ok, payload = False, {"errorType": "Runtime.ExitError", "errorMessage": str(died)}
+        finally:
+            await self._release(worker, healthy)
+        return InvocationResult(request_id, ok, payload, (time.perf_counter() - started) * 1000,
+                                cold_start=cold or fresh, init_ms=worker.init_ms if (cold or fresh) else None)
+
+    async def shutdown(self) -> None:
+        workers = list(self.idle)
+        self.idle.clear()
+        await asyncio.gather(*(w.kill() for w in workers), return_exceptions=True)
+
+
+class FunctionRuntime:
+    """All functions of the stack, by physical name."""
+
+    def __init__(self, specs: dict[str, FunctionSpec], aws_endpoint: str, max_concurrency: int = 8) -> None:
+        self.specs = specs
+        self.pools = {name: FunctionPool(spec, lambda_environment(spec, aws_endpoint), max_concurrency)
+                      for name, spec in specs.items()}
+
+    def has(self, name: str) -> bool:
+        return self._resolve(name) is not None
+
+    def _resolve(self, name_or_arn: str) -> FunctionPool | None:
+        name = name_or_arn.split(":function:", 1)[1].split(":")[0] if ":function:" in name_or_arn else name_or_arn
+        return self.pools.get(name)
+
+    async def invoke(self, name_or_arn: str, event: Any, source: str, detail: str = "",
+                     trace_id: str | None = None) -> InvocationResult:
+        pool = self._resolve(name_or_arn)
+        if pool is None:
+            raise KeyError(name_or_arn)
+        result = await pool.invoke(event, trace_id)
+        outcome = "ok" if result.ok else f"error {result.error_type}"
+        start = f"cold (init {result.init_ms:.0f} ms)" if result.cold_start and result.init_ms else "warm"
+        log.info("invoke %s source=%s %s%.1f ms %s %s", pool.spec.logical_id, source,
+                 f"{detail} " if detail else "", result.duration_ms, outcome, start)
+        return result
+
+    async def prewarm(self, parallelism: int = 2) -> None:
+        gate = asyncio.Semaphore(parallelism)
+
+        async def warm(pool: FunctionPool) -> None:
+            async with gate:
+                await pool.prewarm()
+
+        await asyncio.gather(*(warm(p) for p in self.pools.values()))
+
+    async def shutdown(self) -> None:
+        await asyncio.gather(*(p.shutdown() for p in self.pools.values()), return_exceptions=True)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        return {p.spec.logical_id: {"workers": p.count, "idle": len(p.idle), "invocations": p.invocations,
+                                    "cold_starts": p.cold_starts, "max_concurrency": p.max_concurrency}
+                for p in self.pools.values()}
+
+
+def lambda_environment(spec: FunctionSpec, aws_endpoint: str) -> dict[str, str]:
+    """The function's template environment plus what the Lambda runtime sets; nothing leaks from ours."""
+    python_path = [str(spec.code_dir), *(str(p) for p in spec.layer_dirs), str(INFRA_DIR)]
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "PYTHONPATH": os.pathsep.join(python_path),
+        "PYTHONUNBUFFERED": "1",
+        "LAMBDA_TASK_ROOT": str(spec.code_dir),
+        "_HANDLER": spec.handler,
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "local/[$LATEST]local",
+        "CAREFORALL_LOCAL_FUNCTION_ARN": spec.arn,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_SESSION_TOKEN": "local",
+        "AWS_ACCOUNT_ID": ACCOUNT_ID,
+        "AWS_ENDPOINT_URL": aws_endpoint,
+        # As `sam local` does: no X-Ray daemon runs here, so the tracer records nothing.
+        "AWS_SAM_LOCAL": "true",
+    }
+    env.update(spec.environment)
+    return env
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGTERM when the stack process dies, so nothing outlives `make run`."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass

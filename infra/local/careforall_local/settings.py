@@ -1,0 +1,64 @@
+"""The local stack's own settings, from the environment (README lists them with their defaults)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+# Documented local defaults: not secrets, and never used outside the local stack.
+DEFAULT_ADMIN_EMAIL = "admin@careforall.local"
+DEFAULT_ADMIN_PASSWORD = "careforall-admin"
+DEFAULT_JWT_SECRET = "careforall-local-jwt-signing-key-not-for-production-000000"
+DEFAULT_WEBHOOK_SECRET = "whsec_careforall_local"
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    port: int = 8080
+    aws_port: int = 4566
+    internal_port: int = 4567
+    admin_email: str = DEFAULT_ADMIN_EMAIL
+    admin_password: str = DEFAULT_ADMIN_PASSWORD
+    jwt_secret: str = DEFAULT_JWT_SECRET
+    webhook_secret: str = DEFAULT_WEBHOOK_SECRET
+    max_concurrency: int = 8
+    template: Path = REPO_ROOT / "template.yaml"
+    parameters_file: Path = REPO_ROOT / "stacks" / "local.json"
+    extra_parameters: str = ""
+    stack_name: str = "careforall"
+
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "LocalSettings":
+        env = dict(os.environ if env is None else env)
+        aws_port = int(env.get("CAREFORALL_AWS_PORT", "4566"))
+        return cls(
+            port=int(env.get("CAREFORALL_PORT", "8080")),
+            aws_port=aws_port,
+            internal_port=int(env.get("CAREFORALL_INTERNAL_PORT", str(aws_port + 1))),
+            admin_email=env.get("CAREFORALL_ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL),
+            admin_password=env.get("CAREFORALL_ADMIN_PASSWORD", DEFAULT_ADMIN_PASSWORD),
+            jwt_secret=env.get("CAREFORALL_JWT_SECRET", DEFAULT_JWT_SECRET),
+            webhook_secret=env.get("CAREFORALL_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
+            max_concurrency=int(env.get("CAREFORALL_LOCAL_MAX_CONCURRENCY", "8")),
+            template=Path(env.get("CAREFORALL_TEMPLATE", str(REPO_ROOT / "template.yaml"))),
+            parameters_file=Path(env.get("CAREFORALL_STACK_PARAMETERS", str(REPO_ROOT / "stacks" / "local.json"))),
+            extra_parameters=env.get("CAREFORALL_PARAMETER_OVERRIDES", ""),
+        )
+
+    def parameter_overrides(self) -> dict[str, str]:
+        """stacks/local.json, then `Key=Value` pairs from CAREFORALL_PARAMETER_OVERRIDES (as `sam deploy` takes them)."""
+        values: dict[str, str] = {}
+        if self.parameters_file.exists():
+            values.update({k: str(v) for k, v in json.loads(self.parameters_file.read_text())["Parameters"].items()})
+        for pair in self.extra_parameters.split():
+            key, _, value = pair.partition("=")
+            values[key] = value
+        return values
