@@ -7,6 +7,7 @@ API Gateway does; its own refusals use the template's GatewayResponses.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -110,11 +111,15 @@ class RestGateway:
             authorizer_context = outcome
 
         event = self._proxy_event(request, body, matched, params, request_id, authorizer_context)
-        result = await self.runtime.invoke(matched.function_name, event, source="api",
-                                           detail=f"{request.method} {request.path}")
-        if not result.ok:
-            kind = "INTEGRATION_TIMEOUT" if result.error_type == "Sandbox.Timedout" else "DEFAULT_5XX"
-            return self._gateway_response(kind, request, request_id, status=504 if kind == "INTEGRATION_TIMEOUT" else 502)
+        invocation = asyncio.ensure_future(self.runtime.invoke(matched.function_name, event, source="api",
+                                                               detail=f"{request.method} {request.path}"))
+        try:
+            # API Gateway stops waiting after 29 s; the function itself runs on to its own Timeout.
+            result = await asyncio.wait_for(asyncio.shield(invocation), INTEGRATION_TIMEOUT_SECONDS)
+        except asyncio.TimeoutError:
+            return self._gateway_response("INTEGRATION_TIMEOUT", request, request_id)
+        if not result.ok:  # an unhandled error or a function timeout: Lambda's error, API Gateway's 502
+            return self._gateway_response("DEFAULT_5XX", request, request_id, status=502)
         return self._proxy_response(result.payload, request, request_id)
 
     def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
@@ -307,8 +312,6 @@ class LambdaInvokeApi:
         if invocation_type == "DryRun":
             return web.Response(status=204)
         if invocation_type == "Event":
-            import asyncio
-
             asyncio.create_task(self.runtime.invoke(name, event, source="async"))
             return web.Response(status=202)
         result = await self.runtime.invoke(name, event, source="sdk")

@@ -77,6 +77,11 @@ def transform(template_path: Path, parameter_values: dict[str, Any] | None = Non
             key = f"{logical_id}/{value}"
             local_paths[key] = (root / value).resolve()
             resource["Properties"][prop] = f"s3://{PLACEHOLDER_BUCKET}/{key}"
+    global_function = (rewritten.get("Globals") or {}).get("Function") or {}
+    if isinstance(global_function.get("CodeUri"), str) and not global_function["CodeUri"].startswith("s3://"):
+        key = f"Globals/{global_function['CodeUri']}"
+        local_paths[key] = (root / global_function["CodeUri"]).resolve()
+        global_function["CodeUri"] = f"s3://{PLACEHOLDER_BUCKET}/{key}"
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     cfn = sam_transform(rewritten, dict(parameter_values or {}), _NoManagedPolicies())
     return Transformed(root=root, sam=sam, cfn=cfn, local_paths=local_paths)
