@@ -21,6 +21,7 @@ from careforall_local.settings import LocalSettings
 from careforall_local.stack import REGION, LocalStackModel
 from careforall_local.runtime import FunctionRuntime, _die_with_parent
 from careforall_local.gateway import LambdaInvokeApi, RestGateway
+from careforall_local.openapi import build_openapi
 
 log = logging.getLogger("careforall.stack")
 
@@ -33,6 +34,7 @@ class LocalStack:
         self.runtime: FunctionRuntime | None = None
         self.gateway: RestGateway | None = None
         self._runners: list[web.AppRunner] = []
+        self._openapi: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -126,6 +128,7 @@ class LocalStack:
         app = web.Application(client_max_size=11 * 1024 * 1024)
         app.router.add_get("/health", self._health)
         app.router.add_get("/_local/ops", self._ops)
+        app.router.add_get("/openapi.json", self._openapi_json)
         app.router.add_route("*", "/{tail:.*}", self._api)
         return app
 
@@ -137,6 +140,15 @@ class LocalStack:
 
     async def _ops(self, _: web.Request) -> web.Response:
         return web.json_response({"ready": self.ready, "functions": self.runtime.stats() if self.runtime else {}})
+
+    async def _openapi_json(self, _: web.Request) -> web.Response:
+        if not self.ready:
+            return web.json_response({"status": "starting"}, status=503)
+        if self._openapi is None or (self._openapi.done() and self._openapi.exception()):
+            self._openapi = asyncio.create_task(build_openapi(
+                self.gateway.api, self.runtime.specs, self.settings.aws_endpoint,
+                f"http://127.0.0.1:{self.settings.port}"))
+        return web.json_response(await asyncio.shield(self._openapi))
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         if not self.ready:
