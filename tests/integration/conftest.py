@@ -70,3 +70,31 @@ class Api:
 
     def patch(self, path: str, **kwargs) -> requests.Response:
         return self.request("PATCH", path, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def admin_user(api, admin_token) -> dict:
+    """The seeded admin's user record, as GET /users/me returns it."""
+    response = api.get("/users/me", token=admin_token)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture
+def create_campaign(api, admin_token):
+    """Creates a campaign as the admin; keyword arguments override the body. Returns the 201 body."""
+
+    def create(**overrides) -> dict:
+        body = {"title": f"Campaign {uuid.uuid4().hex[:8]}", "description": "Clean water for the village school.",
+                "goal_amount": "1000.00", **overrides}
+        response = api.post("/campaigns", token=admin_token, json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    return create
+
+
+@pytest.fixture
+def campaign(create_campaign) -> dict:
+    """A fresh ACTIVE campaign owned by the admin."""
+    return create_campaign()

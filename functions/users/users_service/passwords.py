@@ -18,6 +18,6 @@ class Argon2PasswordHasher:
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         try:
-            return self._hasher.verify(password_hash or self._dummy_hash, password) and password_hash is not None
+            return self._hasher.verify(password_hash or self._dummy_hash, password) and bool(password_hash)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False

@@ -14,13 +14,14 @@ import signal
 import sys
 import time
 import urllib.request
+import uuid
 
 from aiohttp import web
 
 from careforall_local.settings import LocalSettings
 from careforall_local.stack import REGION, LocalStackModel
 from careforall_local.runtime import FunctionRuntime, _die_with_parent
-from careforall_local.gateway import LambdaInvokeApi, RestGateway
+from careforall_local.gateway import LambdaInvokeApi, RestGateway, stamp_correlation_id
 from careforall_local.openapi import build_openapi
 
 log = logging.getLogger("careforall.stack")
@@ -125,7 +126,7 @@ class LocalStack:
         return app
 
     def _public_app(self) -> web.Application:
-        app = web.Application(client_max_size=11 * 1024 * 1024)
+        app = web.Application(client_max_size=11 * 1024 * 1024, middlewares=[_correlation_middleware])
         app.router.add_get("/health", self._health)
         app.router.add_get("/_local/ops", self._ops)
         app.router.add_get("/openapi.json", self._openapi_json)
@@ -168,6 +169,17 @@ class LocalStack:
             f"  admin         {s.admin_email}",
             "Ctrl-C stops everything.",
         ])
+
+
+@web.middleware
+async def _correlation_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Every response of the local gateway carries X-Correlation-Id, its own routes included."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:
+        response = error
+    stamp_correlation_id(response, request, str(uuid.uuid4()))
+    return response
 
 
 async def _main() -> int:

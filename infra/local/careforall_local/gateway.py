@@ -99,7 +99,10 @@ class RestGateway:
             return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", request, request_id)
         if request.content_length is not None and request.content_length > MAX_PAYLOAD_BYTES:
             return self._gateway_response("REQUEST_TOO_LARGE", request, request_id)
-        body = await request.read()
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:  # chunked uploads carry no Content-Length to check first
+            return self._gateway_response("REQUEST_TOO_LARGE", request, request_id)
         if len(body) > MAX_PAYLOAD_BYTES:
             return self._gateway_response("REQUEST_TOO_LARGE", request, request_id)
 
@@ -182,8 +185,7 @@ class RestGateway:
         except UnicodeDecodeError:
             text, is_base64 = base64.b64encode(body).decode(), True
         now = datetime.now(timezone.utc)
-        peer = request.remote or "127.0.0.1"
-        source_ip = request.headers.get("X-Forwarded-For", peer).split(",")[0].strip() if peer == "127.0.0.1" else peer
+        source_ip = request.remote or "127.0.0.1"  # the connection's address, never a client-supplied header
         context: dict[str, Any] = {
             "accountId": ACCOUNT_ID,
             "apiId": "local",
@@ -259,10 +261,20 @@ class RestGateway:
     @staticmethod
     def _stamp(response: web.Response, request: web.Request, request_id: str) -> None:
         response.headers["x-amzn-RequestId"] = request_id
-        # Local difference: API Gateway's own responses echo X-Correlation-Id only when the client sent
-        # one; locally every response carries one (the request id otherwise), as the contract asks.
-        if "X-Correlation-Id" not in response.headers:
-            response.headers["X-Correlation-Id"] = request.headers.get("X-Correlation-Id") or request_id
+        stamp_correlation_id(response, request, request_id)
+
+
+_SAFE_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")  # the same rule as careforall.api
+
+
+def stamp_correlation_id(response: web.StreamResponse, request: web.Request, fallback: str) -> None:
+    """Local difference: API Gateway's own responses echo X-Correlation-Id only when the client sent
+    one; locally every response carries one (a sane client value, else the request id), as the
+    contract asks and as our functions do."""
+    sent = request.headers.get("X-Correlation-Id", "")
+    current = response.headers.get("X-Correlation-Id")
+    if current is None or not _SAFE_CORRELATION_ID.match(current):
+        response.headers["X-Correlation-Id"] = sent if _SAFE_CORRELATION_ID.match(sent) else fallback
 
 
 def _unquote(value: str) -> str:
