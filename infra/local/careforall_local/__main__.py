@@ -23,6 +23,10 @@ from careforall_local.stack import REGION, LocalStackModel
 from careforall_local.runtime import FunctionRuntime, _die_with_parent
 from careforall_local.gateway import LambdaInvokeApi, RestGateway, stamp_correlation_id
 from careforall_local.openapi import build_openapi
+from careforall_local.chaos import Chaos
+from careforall_local.emulator import MAIL_PATH
+from careforall_local.pollers import EventSourcePollers
+from careforall_local.websocket import WebSocketGateway
 
 log = logging.getLogger("careforall.stack")
 
@@ -34,6 +38,8 @@ class LocalStack:
         self.emulator: asyncio.subprocess.Process | None = None
         self.runtime: FunctionRuntime | None = None
         self.gateway: RestGateway | None = None
+        self.websocket: WebSocketGateway | None = None
+        self.pollers: EventSourcePollers | None = None
         self._runners: list[web.AppRunner] = []
         self._openapi: asyncio.Task | None = None
 
@@ -41,12 +47,13 @@ class LocalStack:
     async def start(self) -> None:
         s = self.settings
         started = time.perf_counter()
-        self.emulator = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "careforall_local.emulator", "--port", str(s.aws_port),
-            "--invoke-url", f"http://127.0.0.1:{s.internal_port}", preexec_fn=_die_with_parent)
+        if not s.external_emulator:
+            self.emulator = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "careforall_local.emulator", "--port", str(s.aws_port),
+                "--invoke-url", f"http://127.0.0.1:{s.internal_port}", preexec_fn=_die_with_parent)
         model = await asyncio.to_thread(
             LocalStackModel, s.template, s.parameter_overrides(), s.stack_name,
-            {"JwtSigningSecret": s.jwt_secret})
+            {"JwtSigningSecret": s.jwt_secret, "WebhookSigningSecret": s.webhook_secret})
         await self._wait_for_emulator(deadline=time.monotonic() + 60)
         await asyncio.to_thread(self._configure_emulator)
 
@@ -56,21 +63,35 @@ class LocalStack:
         await asyncio.to_thread(model.provision, session, s.aws_endpoint)
         log.info("provisioned %s", ", ".join(f"{k}={v}" for k, v in model.table_names().items()))
 
-        self.runtime = FunctionRuntime(model.functions(), s.aws_endpoint, s.max_concurrency)
-        apis = model.rest_apis()
-        if len(apis) != 1:
-            raise RuntimeError(f"the local gateway serves exactly one REST API; the template has {len(apis)}")
-        self.gateway = RestGateway(apis[0], self.runtime)
+        gateway_url = f"http://127.0.0.1:{s.port}"
+        chaos = Chaos.from_env()
+        if chaos.active:
+            log.warning("chaos switches on: %s", chaos)
+        self.runtime = FunctionRuntime(model.functions(model.execute_api_rewrites(gateway_url)), s.aws_endpoint,
+                                       s.max_concurrency, chaos)
+        rest_apis, websocket_apis = model.rest_apis(), model.websocket_apis()
+        if len(rest_apis) > 1 or len(websocket_apis) > 1:
+            raise RuntimeError("the local gateway serves at most one REST API and one WebSocket API")
+        self.gateway = RestGateway(rest_apis[0], self.runtime) if rest_apis else None
+        self.websocket = WebSocketGateway(websocket_apis[0], self.runtime) if websocket_apis else None
         await self._serve(self._internal_app(), s.internal_port)
         await self._serve(self._public_app(), s.port)
         await self.runtime.prewarm()
-        await self._seed_admin(model)
+        self.pollers = EventSourcePollers(model.event_source_mappings(), self.runtime, s.aws_endpoint,
+                                          s.state_dir, chaos)
+        await self.pollers.start()
+        if "SeedAdminFunction" in model.resources:
+            await self._seed_admin(model)
         self.ready = True
         log.info("ready in %.1f s", time.perf_counter() - started)
         print(self._banner(), flush=True)
 
     async def stop(self) -> None:
         self.ready = False
+        if self.pollers:
+            await self.pollers.stop()
+        if self.websocket:
+            await self.websocket.close_all()
         for runner in self._runners:
             await runner.cleanup()
         if self.runtime:
@@ -84,9 +105,9 @@ class LocalStack:
                 await self.emulator.wait()
 
     async def _wait_for_emulator(self, deadline: float) -> None:
-        url = f"{self.settings.aws_endpoint}/moto-api/data.json"
+        url = f"{self.settings.aws_endpoint}{MAIL_PATH}"
         while True:
-            if self.emulator.returncode is not None:
+            if self.emulator is not None and self.emulator.returncode is not None:
                 raise RuntimeError(f"the AWS emulator exited with code {self.emulator.returncode}")
             try:
                 await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=2).read())
@@ -130,17 +151,37 @@ class LocalStack:
         app.router.add_get("/health", self._health)
         app.router.add_get("/_local/ops", self._ops)
         app.router.add_get("/openapi.json", self._openapi_json)
+        app.router.add_get("/_local/mail", self._mail)
+        if self.websocket:
+            app.router.add_get("/ws", self._websocket)
+            self.websocket.management_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._api)
         return app
 
     async def _health(self, _: web.Request) -> web.Response:
-        emulator_up = self.emulator is not None and self.emulator.returncode is None
+        emulator_up = self.settings.external_emulator or (self.emulator is not None and self.emulator.returncode is None)
         if self.ready and emulator_up:
             return web.json_response({"status": "ok"})
         return web.json_response({"status": "starting" if emulator_up else "degraded"}, status=503)
 
     async def _ops(self, _: web.Request) -> web.Response:
-        return web.json_response({"ready": self.ready, "functions": self.runtime.stats() if self.runtime else {}})
+        return web.json_response({
+            "ready": self.ready,
+            "functions": self.runtime.stats() if self.runtime else {},
+            "event_sources": self.pollers.stats() if self.pollers else {},
+            "websocket_connections": len(self.websocket.connections) if self.websocket else 0,
+        })
+
+    async def _mail(self, _: web.Request) -> web.Response:
+        """Local only: what the functions sent through (emulated) SES, oldest first."""
+        url = f"{self.settings.aws_endpoint}{MAIL_PATH}"
+        body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read())
+        return web.json_response(json.loads(body))
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        if not self.ready:
+            return web.json_response({"status": "starting"}, status=503)
+        return await self.websocket.handle(request)
 
     async def _openapi_json(self, _: web.Request) -> web.Response:
         if not self.ready:
@@ -152,6 +193,8 @@ class LocalStack:
         return web.json_response(await asyncio.shield(self._openapi))
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway is None:
+            raise web.HTTPNotFound()
         if not self.ready:
             return web.json_response({"type": "https://careforall.org/problems/unavailable", "title": "Starting",
                                       "status": 503, "detail": "The local stack is still starting."},
@@ -165,6 +208,8 @@ class LocalStack:
             f"  REST API      http://127.0.0.1:{s.port}/  (e.g. GET http://127.0.0.1:{s.port}/campaigns)",
             f"  health        http://127.0.0.1:{s.port}/health",
             f"  ops           http://127.0.0.1:{s.port}/_local/ops",
+            f"  mail          http://127.0.0.1:{s.port}/_local/mail",
+            f"  WebSocket     ws://127.0.0.1:{s.port}/ws",
             f"  AWS endpoint  {s.aws_endpoint}  (AWS_ENDPOINT_URL; awslocal works)",
             f"  admin         {s.admin_email}",
             "Ctrl-C stops everything.",

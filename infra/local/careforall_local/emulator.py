@@ -12,28 +12,104 @@ Run: python -m careforall_local.emulator --port 4566 --invoke-url http://127.0.0
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import logging
 import os
 import re
 import sys
+import threading
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 
 
+MAIL_PATH = "/_careforall/mail"
+
+
+class MailOutbox:
+    """Every email moto's SES accepted (v1 SendEmail and v2 SendEmail), newest last."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.messages: list[dict] = []
+
+    def record(self, message: dict) -> None:
+        with self._lock:
+            self.messages.append(message)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+
+
+def _ses_message(environ, body: bytes) -> dict | None:
+    """The email in an SES send request, or None when the request is not a send."""
+    path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD")
+    if method == "POST" and path.rstrip("/") == "/v2/email/outbound-emails":
+        request = json.loads(body or b"{}")
+        simple = (request.get("Content") or {}).get("Simple") or {}
+        destination = request.get("Destination") or {}
+        return {"from": request.get("FromEmailAddress"), "to": destination.get("ToAddresses", []),
+                "cc": destination.get("CcAddresses", []), "subject": (simple.get("Subject") or {}).get("Data"),
+                "text": ((simple.get("Body") or {}).get("Text") or {}).get("Data"),
+                "html": ((simple.get("Body") or {}).get("Html") or {}).get("Data"), "api": "sesv2"}
+    if method == "POST" and b"Action=SendEmail" in body:
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
+        if form.get("Action") != "SendEmail":
+            return None
+        return {"from": form.get("Source"),
+                "to": [v for k, v in sorted(form.items()) if k.startswith("Destination.ToAddresses.member.")],
+                "cc": [v for k, v in sorted(form.items()) if k.startswith("Destination.CcAddresses.member.")],
+                "subject": form.get("Message.Subject.Data"), "text": form.get("Message.Body.Text.Data"),
+                "html": form.get("Message.Body.Html.Data"), "api": "ses"}
+    return None
+
+
 class LambdaInvokeRouter:
-    """WSGI middleware: Lambda Invoke goes to the function runtime, the rest to moto."""
+    """WSGI middleware: Lambda Invoke goes to the function runtime, the rest to moto; SES sends are kept."""
 
     def __init__(self, moto_app, invoke_url: str) -> None:
         self._moto = moto_app
         self._invoke_url = invoke_url.rstrip("/")
+        self.outbox = MailOutbox()
 
     def __call__(self, environ, start_response):
-        match = _INVOKE_PATH.match(environ.get("PATH_INFO", ""))
+        path = environ.get("PATH_INFO", "")
+        match = _INVOKE_PATH.match(path)
         if environ.get("REQUEST_METHOD") == "POST" and match:
             return self._invoke(environ, start_response)
+        if path == MAIL_PATH:
+            return self._mail(environ, start_response)
+        if environ.get("REQUEST_METHOD") == "POST" and "/ses/aws4_request" in environ.get("HTTP_AUTHORIZATION", ""):
+            return self._ses(environ, start_response)
         return self._moto(environ, start_response)
+
+    def _ses(self, environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        captured: dict = {}
+
+        def capture_status(status, headers, exc_info=None):
+            captured["status"] = int(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        chunks = list(self._moto(environ, capture_status))
+        message = _ses_message(environ, body) if captured.get("status") == 200 else None
+        if message is not None:
+            self.outbox.record({**message, "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        return chunks
+
+    def _mail(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "DELETE":
+            self.outbox.clear()
+        payload = json.dumps({"messages": self.outbox.messages}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+        return [payload]
 
     def _invoke(self, environ, start_response):
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -77,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--invoke-url", required=True)
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=32)  # SQS long polls hold one each
     args = parser.parse_args(argv)
     # moto's Step Functions interpreter calls http://localhost:$MOTO_PORT; point it at this endpoint.
     os.environ["MOTO_PORT"] = str(args.port)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from careforall_local.chaos import Chaos
 from careforall_local.stack import ACCOUNT_ID, REGION, FunctionSpec
 
 log = logging.getLogger("careforall.runtime")
@@ -192,8 +193,10 @@ class FunctionPool:
 class FunctionRuntime:
     """All functions of the stack, by physical name."""
 
-    def __init__(self, specs: dict[str, FunctionSpec], aws_endpoint: str, max_concurrency: int = 8) -> None:
+    def __init__(self, specs: dict[str, FunctionSpec], aws_endpoint: str, max_concurrency: int = 8,
+                 chaos: Chaos | None = None) -> None:
         self.specs = specs
+        self.chaos = chaos or Chaos()
         self.pools = {name: FunctionPool(spec, lambda_environment(spec, aws_endpoint), max_concurrency)
                       for name, spec in specs.items()}
 
@@ -209,11 +212,29 @@ class FunctionRuntime:
         pool = self._resolve(name_or_arn)
         if pool is None:
             raise KeyError(name_or_arn)
-        result = await pool.invoke(event, trace_id)
+        if self.chaos.active and self.chaos.applies_to(source, pool.spec.logical_id):
+            result = await self._invoke_with_chaos(pool, event, trace_id)
+        else:
+            result = await pool.invoke(event, trace_id)
         outcome = "ok" if result.ok else f"error {result.error_type}"
         start = f"cold (init {result.init_ms:.0f} ms)" if result.cold_start and result.init_ms else "warm"
         log.info("invoke %s source=%s %s%.1f ms %s %s", pool.spec.logical_id, source,
                  f"{detail} " if detail else "", result.duration_ms, outcome, start)
+        return result
+
+    async def _invoke_with_chaos(self, pool: FunctionPool, event: Any, trace_id: str | None) -> InvocationResult:
+        if self.chaos.latency_ms:
+            await asyncio.sleep(self.chaos.latency_ms / 1000)
+        if self.chaos.roll(self.chaos.fail_before):
+            return InvocationResult(str(uuid.uuid4()), False, {
+                "errorType": "Chaos.FailBeforeHandler", "errorMessage": "chaos: failed before the handler ran"},
+                0.0, False)
+        result = await pool.invoke(event, trace_id)
+        if result.ok and self.chaos.roll(self.chaos.fail_after):
+            # The handler's writes happened; the caller sees a failure and retries, as after a crash.
+            return InvocationResult(result.request_id, False, {
+                "errorType": "Chaos.FailAfterHandler", "errorMessage": "chaos: failed after the handler ran"},
+                result.duration_ms, result.cold_start, result.init_ms)
         return result
 
     async def prewarm(self, parallelism: int = 2) -> None:

@@ -30,6 +30,8 @@ class LocalSettings:
     parameters_file: Path = REPO_ROOT / "stacks" / "local.json"
     extra_parameters: str = ""
     stack_name: str = "careforall"
+    external_emulator: bool = False
+    state_dir: Path = REPO_ROOT / ".local-state"
 
     @property
     def aws_endpoint(self) -> str:
@@ -51,6 +53,8 @@ class LocalSettings:
             template=Path(env.get("CAREFORALL_TEMPLATE", str(REPO_ROOT / "template.yaml"))),
             parameters_file=Path(env.get("CAREFORALL_STACK_PARAMETERS", str(REPO_ROOT / "stacks" / "local.json"))),
             extra_parameters=env.get("CAREFORALL_PARAMETER_OVERRIDES", ""),
+            external_emulator=env.get("CAREFORALL_AWS_EXTERNAL", "0") == "1",
+            state_dir=Path(env.get("CAREFORALL_STATE_DIR", str(REPO_ROOT / ".local-state"))),
         )
 
     def parameter_overrides(self) -> dict[str, str]:

@@ -20,16 +20,6 @@ REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 LOCAL_API_ID = "local"
 
-# Resources that have no local counterpart to create: IAM is not enforced locally, Lambda
-# permissions and API Gateway deployments are realised by the local gateway itself.
-_REF_ONLY_TYPES = {
-    "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::Lambda::Permission", "AWS::Lambda::LayerVersion",
-    "AWS::ApiGateway::RestApi", "AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage",
-    "AWS::ApiGateway::Account", "AWS::Lambda::Function", "AWS::Lambda::EventSourceMapping",
-    "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", "AWS::Logs::LogGroup",
-}
-
-
 @dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
@@ -67,6 +57,33 @@ class GatewayResponse:
     status: int | None
     headers: dict[str, str]  # static values, or "method.request.header.X" mappings
     body: str | None
+
+
+@dataclass(frozen=True)
+class EventSourceMapping:
+    """An AWS::Lambda::EventSourceMapping, with Lambda's defaults filled in."""
+
+    logical_id: str
+    function_name: str
+    source_arn: str
+    kind: str  # "dynamodb" or "sqs"
+    batch_size: int
+    batching_window_seconds: float
+    starting_position: str
+    report_batch_item_failures: bool
+    maximum_retry_attempts: int  # -1: until the record expires, as Lambda's default
+    bisect_on_error: bool
+    on_failure_arn: str | None
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class WebSocketApiSpec:
+    logical_id: str
+    api_id: str
+    stage: str
+    route_selection_expression: str
+    routes: dict[str, str]  # route key -> function name
 
 
 @dataclass
@@ -143,6 +160,8 @@ class LocalStackModel:
             "AWS::SecretsManager::Secret": self._create_secret,
             "AWS::SQS::Queue": self._create_queue,
             "AWS::SNS::Topic": self._create_topic,
+            "AWS::StepFunctions::StateMachine": self._create_state_machine,
+            "AWS::SES::EmailIdentity": self._create_email_identity,
         }.get(rtype)
         if creator is not None and self._session is not None:
             self._created[logical_id] = creator(logical_id, self.resolver.resolve(resource.get("Properties", {})))
@@ -169,6 +188,13 @@ class LocalStackModel:
             return {"Ref": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:{name}:1"}
         if rtype == "AWS::SecretsManager::Secret":
             return {"Ref": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{name}"}
+        if rtype == "AWS::ApiGatewayV2::Api":
+            return {"Ref": f"ws{logical_id.lower()[:8]}", "ApiId": f"ws{logical_id.lower()[:8]}",
+                    "ApiEndpoint": f"wss://ws{logical_id.lower()[:8]}.execute-api.{REGION}.amazonaws.com"}
+        if rtype == "AWS::ApiGatewayV2::Stage":
+            return {"Ref": self.resources[logical_id]["Properties"]["StageName"]}
+        if rtype in ("AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Route"):
+            return {"Ref": logical_id.lower()[:10]}
         if rtype == "AWS::StepFunctions::StateMachine":
             arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
             return {"Ref": arn, "Arn": arn, "Name": name}
@@ -236,13 +262,51 @@ class LocalStackModel:
         arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
 
+    def _create_state_machine(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        """ASL from the local DefinitionUri file with DefinitionSubstitutions applied (moto applies none)."""
+        import json
+
+        if "Definition" in props:
+            definition = props["Definition"]
+        else:
+            path = self.transformed.local_path(props.get("DefinitionS3Location"))
+            if path is None:
+                raise ValueError(f"{logical_id}: only a local DefinitionUri can run in the local stack")
+            text = path.read_text()
+            definition = json.loads(text) if path.suffix == ".json" else __import__("yaml").safe_load(text)
+        text = definition if isinstance(definition, str) else json.dumps(definition)
+        for name, value in (props.get("DefinitionSubstitutions") or {}).items():
+            text = text.replace("${" + name + "}", str(value))
+        client = self._client("stepfunctions")
+        name = props.get("StateMachineName") or self.physical_name(logical_id)
+        arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
+        try:
+            client.create_state_machine(name=name, definition=text, roleArn=props.get("RoleArn") or
+                                        f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
+                                        type=props.get("StateMachineType", "STANDARD"))
+        except client.exceptions.StateMachineAlreadyExists:
+            client.update_state_machine(stateMachineArn=arn, definition=text)
+        return {"Ref": arn, "Arn": arn, "Name": name}
+
+    def _create_email_identity(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        identity = props["EmailIdentity"]
+        client = self._client("ses")
+        if "@" in identity:
+            client.verify_email_identity(EmailAddress=identity)
+        else:
+            client.verify_domain_identity(Domain=identity)
+        return {"Ref": identity}
+
     def _create_topic(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
         arn = self._client("sns").create_topic(Name=props.get("TopicName") or self.physical_name(logical_id))["TopicArn"]
         return {"Ref": arn, "TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]}
 
     # ------------------------------------------------------------------ functions
-    def functions(self) -> dict[str, FunctionSpec]:
-        """Every Lambda function with its code folder and exactly the environment the template gives it."""
+    def functions(self, url_rewrites: dict[str, str] | None = None) -> dict[str, FunctionSpec]:
+        """Every Lambda function with its code folder and exactly the environment the template gives it.
+
+        `url_rewrites` maps AWS URLs of the template's own APIs to their local addresses.
+        """
         layers_by_ref: dict[str, Path] = {}
         for logical_id, layer in self.of_type("AWS::Lambda::LayerVersion").items():
             path = self.transformed.local_path(layer["Properties"].get("Content"))
@@ -264,7 +328,7 @@ class LocalStackModel:
                 handler=props["Handler"],
                 code_dir=code_dir,
                 layer_dirs=tuple(layers_by_ref[ref] for ref in layer_refs if ref in layers_by_ref),
-                environment={k: _env_str(v) for k, v in env.items()},
+                environment={k: _rewrite(_env_str(v), url_rewrites) for k, v in env.items()},
                 timeout=int(props.get("Timeout", 3)),
                 memory_mb=int(props.get("MemorySize", 128)),
                 reserved_concurrency=props.get("ReservedConcurrentExecutions"),
@@ -286,10 +350,79 @@ class LocalStackModel:
             apis.append(_rest_api_from_swagger(logical_id, body, stage_props))
         return apis
 
+    def event_source_mappings(self) -> list[EventSourceMapping]:
+        mappings = []
+        for logical_id, resource in self.of_type("AWS::Lambda::EventSourceMapping").items():
+            props = self.resolver.resolve(resource["Properties"])
+            source_arn = props["EventSourceArn"]
+            kind = "dynamodb" if ":dynamodb:" in source_arn else "sqs" if ":sqs:" in source_arn else "other"
+            if kind == "other":
+                raise ValueError(f"{logical_id}: the local stack polls DynamoDB streams and SQS queues only")
+            function = props["FunctionName"]
+            mappings.append(EventSourceMapping(
+                logical_id=logical_id,
+                function_name=function.split(":function:", 1)[-1].split(":")[0],
+                source_arn=source_arn,
+                kind=kind,
+                batch_size=int(props.get("BatchSize", 100 if kind == "dynamodb" else 10)),
+                batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                starting_position=props.get("StartingPosition", "TRIM_HORIZON"),
+                report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
+                on_failure_arn=((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"),
+                enabled=bool(props.get("Enabled", True)),
+            ))
+        return mappings
+
+    def websocket_apis(self) -> list[WebSocketApiSpec]:
+        apis = []
+        for logical_id, resource in self.of_type("AWS::ApiGatewayV2::Api").items():
+            if resource["Properties"].get("ProtocolType") != "WEBSOCKET":
+                continue
+            api_ref = {"Ref": logical_id}
+            integrations = {self.resolver.resolve({"Ref": i}): _function_of_uri(
+                self.resolver.resolve(r["Properties"]["IntegrationUri"]))
+                for i, r in self.of_type("AWS::ApiGatewayV2::Integration").items()
+                if r["Properties"].get("ApiId") == api_ref}
+            routes = {}
+            for route in self.of_type("AWS::ApiGatewayV2::Route").values():
+                if route["Properties"].get("ApiId") == api_ref:
+                    target = self.resolver.resolve(route["Properties"].get("Target", ""))
+                    routes[route["Properties"]["RouteKey"]] = integrations[target.removeprefix("integrations/")]
+            stage = next((self.resolver.resolve({"Ref": k}) for k, r in self.of_type("AWS::ApiGatewayV2::Stage").items()
+                          if r["Properties"].get("ApiId") == api_ref), "$default")
+            apis.append(WebSocketApiSpec(
+                logical_id=logical_id, api_id=self.resolver.resolve(api_ref), stage=stage,
+                route_selection_expression=resource["Properties"].get("RouteSelectionExpression",
+                                                                      "$request.body.action"),
+                routes=routes))
+        return apis
+
+    def execute_api_rewrites(self, gateway_url: str) -> dict[str, str]:
+        """AWS URLs of this template's APIs -> where the local gateway serves them.
+
+        Functions get e.g. WEBSOCKET_ENDPOINT=https://<api>.execute-api.<region>.amazonaws.com/<stage>
+        from the template; locally that is the gateway's management API for the socket connections.
+        """
+        rewrites = {}
+        for ws in self.websocket_apis():
+            rewrites[f"https://{ws.api_id}.execute-api.{REGION}.amazonaws.com/{ws.stage}"] = (
+                f"{gateway_url}/_local/ws-management/{ws.api_id}")
+        for api in self.rest_apis():
+            rewrites[f"https://{LOCAL_API_ID}.execute-api.{REGION}.amazonaws.com/{api.stage}"] = gateway_url
+        return rewrites
+
     def table_names(self) -> dict[str, str]:
         """Logical id -> physical name of every table."""
         return {logical_id: self.resolver.resolve({"Ref": logical_id})
                 for logical_id in self.of_type("AWS::DynamoDB::Table")}
+
+
+def _rewrite(value: str, rewrites: dict[str, str] | None) -> str:
+    for aws_url, local_url in (rewrites or {}).items():
+        value = value.replace(aws_url, local_url)
+    return value
 
 
 def _env_str(value: Any) -> str:
