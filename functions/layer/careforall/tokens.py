@@ -65,9 +65,13 @@ class TokenService:
                 algorithms=[ALGORITHM],
                 audience=AUDIENCE,
                 issuer=self._issuer,
-                options={"require_exp": True, "require_iat": True, "require_sub": True, "leeway": 0},
+                # Expiry is checked below against our clock, so tests can move time instead of sleeping.
+                options={"require_exp": True, "require_iat": True, "require_sub": True, "verify_exp": False},
             )
-            return TokenClaims.model_validate(claims)
+            verified = TokenClaims.model_validate(claims)
+            if verified.exp <= int(self._clock()):
+                raise InvalidTokenError("the token has expired")
+            return verified
         except InvalidTokenError:
             raise
         except (JWTError, ValueError) as error:  # pydantic's ValidationError is a ValueError

@@ -13,7 +13,7 @@ from careforall.tokens import ALGORITHM, AUDIENCE, InvalidTokenError, TokenServi
 
 KEY = "k" * 40 + "-unit-test-signing-key"
 ISSUER = "https://auth.careforall.org"
-# python-jose checks expiry against the wall clock, so the issuing clock starts from it.
+# Expiry is checked against the injected clock; it starts from the wall clock for realism only.
 NOW = int(time.time())
 
 
@@ -71,19 +71,28 @@ def test_issue_header_names_hs256(tokens):
 
 
 def test_verify_expired_token_rejected(tokens, clock):
-    # GIVEN a token issued two hours ago with a one-hour lifetime
-    clock.now = NOW - 7200
-    expired = tokens.issue(user_id="u", email="a@example.com", role="DONOR")
+    # GIVEN a token with a one-hour lifetime
+    expiring = tokens.issue(user_id="u", email="a@example.com", role="DONOR")
 
-    # WHEN / THEN it is refused
+    # WHEN an hour and a second have passed THEN it is refused
+    clock.now = NOW + 3601
     with pytest.raises(InvalidTokenError, match="expired"):
-        tokens.verify(expired)
+        tokens.verify(expiring)
+
+
+def test_verify_token_at_its_expiry_second_rejected(tokens, clock):
+    token = tokens.issue(user_id="u", email="a@example.com", role="DONOR")
+
+    clock.now = NOW + 3600
+
+    with pytest.raises(InvalidTokenError, match="expired"):
+        tokens.verify(token)
 
 
 def test_verify_token_seconds_before_expiry_accepted(tokens, clock):
-    clock.now = time.time() - 3600 + 5
-
     token = tokens.issue(user_id="u", email="a@example.com", role="DONOR")
+
+    clock.now = NOW + 3600 - 5
 
     assert tokens.verify(token).sub == "u"
 
