@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 
-TEMPLATE_TABLE_SUFFIXES = ("UsersTable", "LoginAttemptsTable", "CampaignsTable", "TotalsTable")
+TEMPLATE_TABLE_SUFFIXES = ("UsersTable", "RateLimitsTable", "CampaignsTable", "TotalsTable")
 
 
 def test_get_health_when_stack_is_ready_returns_200_ok(api):

@@ -63,29 +63,3 @@ class DynamoUserRepository:
                 return None
             raise
         return UserRecord.model_validate(dynamo.from_item(result["Attributes"]))
-
-
-class DynamoLoginAttemptStore:
-    """Fixed-window failure counters; DynamoDB's TTL removes old windows."""
-
-    def __init__(self, table_name: str, client=None) -> None:
-        self._table = table_name
-        self._client = client or dynamo.client()
-
-    def failures(self, keys: list[str], window: int) -> dict[str, int]:
-        response = self._client.batch_get_item(RequestItems={self._table: {
-            "Keys": [dynamo.to_item({"pk": f"{key}#{window}"}) for key in keys], "ConsistentRead": True}})
-        counts = {}
-        for raw in response.get("Responses", {}).get(self._table, []):
-            item = dynamo.from_item(raw)
-            counts[item["pk"].rsplit("#", 1)[0]] = int(item.get("failures", 0))
-        return counts
-
-    def record_failure(self, keys: list[str], window: int, expires_at: int) -> None:
-        for key in keys:
-            self._client.update_item(
-                TableName=self._table,
-                Key=dynamo.to_item({"pk": f"{key}#{window}"}),
-                UpdateExpression="ADD failures :one SET expires_at = :expires_at",
-                ExpressionAttributeValues=dynamo.to_values({":one": 1, ":expires_at": expires_at}),
-            )

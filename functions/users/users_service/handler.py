@@ -15,7 +15,9 @@ from careforall.observability import logger, metrics, tracer
 from careforall.secrets import get_secret
 from careforall.tokens import TokenService
 
-from users_service.dal import DynamoLoginAttemptStore, DynamoUserRepository
+from careforall.ratelimit import DynamoWindowCounters
+
+from users_service.dal import DynamoUserRepository
 from users_service.logic import Session, UsersService
 from users_service.models import (LoginRequest, RegisterRequest, RoleUpdateRequest, SeedAdminRequest, Settings,
                                   UserOut)
@@ -31,7 +33,7 @@ def users_service() -> UsersService:
     tokens = TokenService(get_secret(SETTINGS.jwt_secret_id), SETTINGS.token_issuer, SETTINGS.token_ttl_seconds)
     return UsersService(
         users=DynamoUserRepository(SETTINGS.users_table_name),
-        attempts=DynamoLoginAttemptStore(SETTINGS.login_attempts_table_name),
+        attempts=DynamoWindowCounters(SETTINGS.rate_limits_table_name),
         hasher=Argon2PasswordHasher(),
         tokens=tokens,
     )

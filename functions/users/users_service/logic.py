@@ -31,10 +31,12 @@ class UserRepository(Protocol):
         """Change the role of an existing user; None when there is no such user."""
 
 
-class LoginAttemptStore(Protocol):
-    def failures(self, keys: list[str], window: int) -> dict[str, int]: ...
+class WindowCounters(Protocol):
+    """Counters per key and fixed time window (careforall.ratelimit in AWS)."""
 
-    def record_failure(self, keys: list[str], window: int, expires_at: int) -> None: ...
+    def counts(self, keys: list[str], window: int) -> dict[str, int]: ...
+
+    def increment(self, keys: list[str], window: int, expires_at: int) -> None: ...
 
 
 class PasswordHasher(Protocol):
@@ -63,7 +65,7 @@ class UsersService:
     def __init__(
         self,
         users: UserRepository,
-        attempts: LoginAttemptStore,
+        attempts: WindowCounters,
         hasher: PasswordHasher,
         tokens: TokenService,
         throttle: LoginThrottle = LoginThrottle(),
@@ -93,14 +95,14 @@ class UsersService:
         window = now // self._throttle.window_seconds
         retry_after = (window + 1) * self._throttle.window_seconds - now
         email_counter, client_counter = f"email#{email_key(str(request.email))}", f"client#{client_id}"
-        failures = self._attempts.failures([email_counter, client_counter], window)
+        failures = self._attempts.counts([email_counter, client_counter], window)
         if (failures.get(email_counter, 0) >= self._throttle.max_failures_per_email
                 or failures.get(client_counter, 0) >= self._throttle.max_failures_per_client):
             raise TooManyRequestsError("Too many failed logins; try again later.", retry_after_seconds=retry_after)
 
         user = self._users.get_by_email(str(request.email))
         if not self._hasher.verify(user.password_hash if user else None, request.password) or user is None:
-            self._attempts.record_failure([email_counter, client_counter], window,
+            self._attempts.increment([email_counter, client_counter], window,
                                           expires_at=(window + 2) * self._throttle.window_seconds)
             raise UnauthorizedError("The email or password is wrong.")
         return self._session(user)

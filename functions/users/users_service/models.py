@@ -27,7 +27,7 @@ Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 
 class Settings(BaseSettings):
     users_table_name: str = Field(alias="USERS_TABLE_NAME", min_length=1)
-    login_attempts_table_name: str = Field(alias="LOGIN_ATTEMPTS_TABLE_NAME", min_length=1)
+    rate_limits_table_name: str = Field(alias="RATE_LIMITS_TABLE_NAME", min_length=1)
     jwt_secret_id: str = Field(alias="JWT_SECRET_ID", min_length=1)
     token_issuer: str = Field(alias="TOKEN_ISSUER", min_length=1)
     token_ttl_seconds: int = Field(alias="TOKEN_TTL_SECONDS", ge=60, le=86400)

@@ -42,17 +42,17 @@ class FakeUserRepository:
         return self.by_id[user_id]
 
 
-class FakeLoginAttemptStore:
+class FakeWindowCounters:
     """Fixed-window counters; like DynamoDB it only answers for counters that exist."""
 
     def __init__(self) -> None:
         self.counters: dict[tuple[str, int], int] = {}
         self.expiries: dict[tuple[str, int], int] = {}
 
-    def failures(self, keys: list[str], window: int) -> dict[str, int]:
+    def counts(self, keys: list[str], window: int) -> dict[str, int]:
         return {key: self.counters[(key, window)] for key in keys if (key, window) in self.counters}
 
-    def record_failure(self, keys: list[str], window: int, expires_at: int) -> None:
+    def increment(self, keys: list[str], window: int, expires_at: int) -> None:
         for key in keys:
             self.counters[(key, window)] = self.counters.get((key, window), 0) + 1
             self.expiries[(key, window)] = expires_at
@@ -91,8 +91,8 @@ def users_repo() -> FakeUserRepository:
 
 
 @pytest.fixture
-def attempts() -> FakeLoginAttemptStore:
-    return FakeLoginAttemptStore()
+def attempts() -> FakeWindowCounters:
+    return FakeWindowCounters()
 
 
 @pytest.fixture
@@ -125,4 +125,4 @@ def service(users_repo, attempts, hasher, tokens, throttle, clock) -> UsersServi
 @pytest.fixture
 def fake_types():
     """The fake classes, for tests that need a variant."""
-    return {"users": FakeUserRepository, "attempts": FakeLoginAttemptStore, "hasher": FakePasswordHasher}
+    return {"users": FakeUserRepository, "attempts": FakeWindowCounters, "hasher": FakePasswordHasher}
