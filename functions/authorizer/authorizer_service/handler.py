@@ -19,16 +19,17 @@ from careforall.observability import logger, metrics, tracer
 from careforall.secrets import get_secret
 from careforall.tokens import TokenService
 
-from authorizer_service.dal import DynamoUserDirectory
-from authorizer_service.logic import TokenAuthorizer, Unauthorized
+from careforall.auth import Authenticator, Unauthenticated
+from careforall.directory import DynamoUserDirectory
+
 from authorizer_service.models import Settings
 
 SETTINGS = load_settings(Settings)
 
 
 @cache
-def token_authorizer() -> TokenAuthorizer:
-    return TokenAuthorizer(TokenService(get_secret(SETTINGS.jwt_secret_id), SETTINGS.token_issuer),
+def token_authorizer() -> Authenticator:
+    return Authenticator(TokenService(get_secret(SETTINGS.jwt_secret_id), SETTINGS.token_issuer),
                            DynamoUserDirectory(SETTINGS.users_table_name))
 
 
@@ -38,8 +39,8 @@ def token_authorizer() -> TokenAuthorizer:
 @event_source(data_class=APIGatewayAuthorizerTokenEvent)
 def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context: LambdaContext) -> dict[str, Any]:
     try:
-        principal = token_authorizer().authorize(event.authorization_token)
-    except Unauthorized as reason:
+        principal = token_authorizer().authenticate(event.authorization_token)
+    except Unauthenticated as reason:
         logger.info("token rejected", extra={"reason": str(reason)})
         metrics.add_metric(name="TokensRejected", unit="Count", value=1)
         raise Exception("Unauthorized") from None  # noqa: TRY002 - the exact message API Gateway maps to 401

@@ -6,8 +6,8 @@ import pytest
 
 from careforall.tokens import TokenService
 
-from authorizer_service.logic import TokenAuthorizer
-from authorizer_service.models import Principal
+from careforall.auth import Authenticator
+from careforall.identity import Caller
 
 SIGNING_KEY = "authorizer-unit-test-signing-key-0123456789"
 ISSUER = "https://auth.careforall.org"
@@ -15,13 +15,13 @@ ISSUER = "https://auth.careforall.org"
 
 class FakeUserDirectory:
     def __init__(self) -> None:
-        self.principals: dict[str, Principal] = {}
+        self.principals: dict[str, Caller] = {}
 
-    def add(self, user_id: str, email: str, role: str) -> Principal:
-        self.principals[user_id] = Principal(user_id=user_id, email=email, role=role)
+    def add(self, user_id: str, email: str, role: str) -> Caller:
+        self.principals[user_id] = Caller(user_id=user_id, email=email, role=role)
         return self.principals[user_id]
 
-    def find(self, user_id: str) -> Principal | None:
+    def find(self, user_id: str) -> Caller | None:
         return self.principals.get(user_id)
 
 
@@ -36,5 +36,5 @@ def tokens() -> TokenService:
 
 
 @pytest.fixture
-def authorizer(tokens, directory) -> TokenAuthorizer:
-    return TokenAuthorizer(tokens, directory)
+def authorizer(tokens, directory) -> Authenticator:
+    return Authenticator(tokens, directory)

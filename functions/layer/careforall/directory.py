@@ -1,10 +1,9 @@
-"""Reads the caller's current record from the users table (item USER#<id>, see users_service.dal)."""
+"""Reads a user's current identity from the users table (item USER#<id>, written by users_service)."""
 
 from __future__ import annotations
 
 from careforall import dynamo
-
-from authorizer_service.models import Principal
+from careforall.identity import Caller
 
 
 class DynamoUserDirectory:
@@ -12,8 +11,8 @@ class DynamoUserDirectory:
         self._table = table_name
         self._client = client or dynamo.client()
 
-    def find(self, user_id: str) -> Principal | None:
+    def find(self, user_id: str) -> Caller | None:
         item = dynamo.from_item(self._client.get_item(
             TableName=self._table, Key=dynamo.to_item({"pk": f"USER#{user_id}"}),
             ProjectionExpression="id, email, #role", ExpressionAttributeNames={"#role": "role"}).get("Item"))
-        return Principal(user_id=item["id"], email=item["email"], role=item["role"]) if item else None
+        return Caller(user_id=item["id"], email=item["email"], role=item["role"]) if item else None
