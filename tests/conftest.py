@@ -12,7 +12,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-for relative in ("functions/layer", "functions/users", "functions/campaigns", "functions/authorizer", "infra/local"):
+for relative in ("functions/layer", "functions/users", "functions/campaigns", "functions/authorizer", "functions/pledges",
+                 "infra/local"):
     path = str(REPO_ROOT / relative)
     if path not in sys.path:
         sys.path.insert(0, path)

@@ -27,6 +27,12 @@ EXPECTED_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/campaigns"): PUBLIC,
     ("GET", "/campaigns/{id}"): PUBLIC,
     ("PATCH", "/campaigns/{id}"): JWT,
+    # Pledge routes admit guests; the function authenticates an optional bearer token itself.
+    ("POST", "/campaigns/{id}/pledges"): PUBLIC,
+    ("GET", "/pledges/{id}"): PUBLIC,
+    ("GET", "/users/me/pledges"): JWT,
+    ("POST", "/donations/lookup"): PUBLIC,
+    ("GET", "/donations"): PUBLIC,
 }
 
 ALLOWED_METHODS = {"get", "post", "put", "patch", "delete"}

@@ -32,11 +32,13 @@ class InvalidTokenError(Exception):
 
 
 class TokenService:
-    def __init__(self, signing_key: str, issuer: str, ttl_seconds: int = 3600, clock=time.time) -> None:
+    def __init__(self, signing_key: str, issuer: str, ttl_seconds: int = 3600, clock=time.time,
+                 audience: str = AUDIENCE) -> None:
         if len(signing_key) < 32:
             raise ValueError("the JWT signing key must be at least 32 characters")
         self._key = signing_key
         self._issuer = issuer
+        self._audience = audience  # a token minted for one purpose is refused for any other
         self.ttl_seconds = ttl_seconds
         self._clock = clock
 
@@ -47,7 +49,7 @@ class TokenService:
             "email": email,
             "role": role,
             "iss": self._issuer,
-            "aud": AUDIENCE,
+            "aud": self._audience,
             "iat": now,
             "exp": now + self.ttl_seconds,
             "jti": uuid.uuid4().hex,
@@ -63,7 +65,7 @@ class TokenService:
                 token,
                 self._key,
                 algorithms=[ALGORITHM],
-                audience=AUDIENCE,
+                audience=self._audience,
                 issuer=self._issuer,
                 # Expiry is checked below against our clock, so tests can move time instead of sleeping.
                 options={"require_exp": True, "require_iat": True, "require_sub": True, "verify_exp": False},

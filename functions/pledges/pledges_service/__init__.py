@@ -1,0 +1,1 @@
+"""Pledges service: idempotent donations, donor histories, the guest lookup, and the outbox relay."""

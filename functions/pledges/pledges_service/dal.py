@@ -1,0 +1,137 @@
+"""Pledges data access.
+
+Pledges table, key `pk` = "PLEDGE#<id>", where the id is derived from (caller scope, Idempotency-Key).
+GSIs list newest first without scanning: by_donor (donor_id, created_sort) and by_email
+(donor_email_key, created_sort); created_sort is "<created_at>#<id>".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from careforall import dynamo
+from careforall.pagination import decode_cursor, encode_cursor
+
+from pledges_service.logic import CreateOutcome, CreateResult, Page, email_key
+from pledges_service.models import PledgeCreatedEvent, PledgeRecord
+
+ENTITY = "PLEDGE"
+_INTERNAL = ("pk", "entity", "created_sort", "donor_email_key")
+
+
+def _record(item: dict[str, Any] | None) -> PledgeRecord | None:
+    if not item:
+        return None
+    values = {k: v for k, v in item.items() if k not in _INTERNAL}
+    return PledgeRecord.model_validate(values)
+
+
+class DynamoPledgeRepository:
+    def __init__(self, table_name: str, campaigns_table_name: str, client=None) -> None:
+        self._table = table_name
+        self._campaigns = campaigns_table_name
+        self._client = client or dynamo.client()
+
+    def create(self, pledge: PledgeRecord) -> CreateResult:
+        item = {**pledge.model_dump(mode="json", exclude_none=True), "pk": f"PLEDGE#{pledge.id}", "entity": ENTITY,
+                "created_sort": f"{pledge.created_at}#{pledge.id}", "donor_email_key": email_key(pledge.donor_email)}
+        try:
+            # One atomic write: the campaign is still ACTIVE, and this pledge id is new.
+            self._client.transact_write_items(TransactItems=[
+                {"ConditionCheck": {
+                    "TableName": self._campaigns, "Key": dynamo.to_item({"id": pledge.campaign_id}),
+                    "ConditionExpression": "#status = :active",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": dynamo.to_values({":active": "ACTIVE"})}},
+                {"Put": {
+                    "TableName": self._table, "Item": dynamo.to_item(item),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+            ])
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons") or []
+            codes = [r.get("Code") for r in reasons]
+            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                existing = dynamo.from_item(reasons[1].get("Item")) if reasons[1].get("Item") else None
+                return CreateResult(CreateOutcome.EXISTS, _record(existing) or self.get(pledge.id))
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return CreateResult(CreateOutcome.CAMPAIGN_NOT_ACTIVE)
+            raise
+        return CreateResult(CreateOutcome.CREATED)
+
+    def get(self, pledge_id: str) -> PledgeRecord | None:
+        return _record(dynamo.from_item(self._client.get_item(
+            TableName=self._table, Key=dynamo.to_item({"pk": f"PLEDGE#{pledge_id}"}), ConsistentRead=True).get("Item")))
+
+    def by_donor(self, donor_id: str, limit: int, cursor: str | None) -> Page:
+        return self._query("by_donor", "donor_id", donor_id, limit, cursor)
+
+    def by_email(self, email: str, limit: int, cursor: str | None) -> Page:
+        return self._query("by_email", "donor_email_key", email, limit, cursor)
+
+    def _query(self, index: str, attribute: str, value: str, limit: int, cursor: str | None) -> Page:
+        start_key = decode_cursor(cursor, {"pk", "created_sort", attribute})
+        query = {
+            "TableName": self._table, "IndexName": index, "KeyConditionExpression": "#a = :v",
+            "ExpressionAttributeNames": {"#a": attribute}, "ExpressionAttributeValues": dynamo.to_values({":v": value}),
+            "ScanIndexForward": False, "Limit": limit,
+        }
+        if start_key is not None:
+            if start_key[attribute] != value:  # a cursor of somebody else's listing
+                start_key = None
+            else:
+                query["ExclusiveStartKey"] = dynamo.to_item(start_key)
+        response = self._client.query(**query)
+        records = [_record(dynamo.from_item(i)) for i in response.get("Items", [])]
+        return Page(records=records, next_cursor=encode_cursor(dynamo.from_item(response.get("LastEvaluatedKey"))))
+
+
+class DynamoCampaignDirectory:
+    """Campaign currencies, cached for the container's life: a campaign's currency never changes."""
+
+    def __init__(self, table_name: str, client=None) -> None:
+        self._table = table_name
+        self._client = client or dynamo.client()
+        self._currencies: dict[str, str] = {}
+
+    def currency_of(self, campaign_id: str) -> str | None:
+        if campaign_id not in self._currencies:
+            item = dynamo.from_item(self._client.get_item(
+                TableName=self._table, Key=dynamo.to_item({"id": campaign_id}),
+                ProjectionExpression="currency").get("Item"))
+            if item is None:
+                return None
+            self._currencies[campaign_id] = item["currency"]
+        return self._currencies[campaign_id]
+
+
+class SesMailer:
+    def __init__(self, sender: str, client=None) -> None:
+        import boto3
+
+        self._sender = sender
+        self._client = client or boto3.client("sesv2")
+
+    def send(self, to: str, subject: str, text: str) -> None:
+        self._client.send_email(FromEmailAddress=self._sender, Destination={"ToAddresses": [to]},
+                                Content={"Simple": {"Subject": {"Data": subject}, "Body": {"Text": {"Data": text}}}})
+
+
+class SqsEventPublisher:
+    """pledge.created onto the FIFO payments queue, deduplicated by pledge id (SQS drops repeats for 5 min)."""
+
+    def __init__(self, queue_url: str, client=None) -> None:
+        import boto3
+
+        self._queue_url = queue_url
+        self._client = client or boto3.client("sqs")
+
+    def publish(self, event: PledgeCreatedEvent) -> None:
+        pledge_id = event.data["pledge_id"]
+        self._client.send_message(QueueUrl=self._queue_url, MessageBody=event.model_dump_json(),
+                                  MessageGroupId=pledge_id, MessageDeduplicationId=pledge_id)
+

@@ -1,0 +1,133 @@
+"""Pydantic models of the pledges service: settings, requests, responses, stored items and events."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from careforall.config import BaseSettings
+from careforall.emails import Email
+from careforall.money import Money
+
+MAX_PLEDGE = Decimal("1000000.00")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The contract: 1-255 printable ASCII characters.
+IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
+
+
+def _no_control_chars(value: str) -> str:
+    if _CONTROL_CHARS.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Amount = Annotated[Money, Field(gt=0, le=MAX_PLEDGE)]
+DonorName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                      AfterValidator(_no_control_chars)]
+Message = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_control_chars)]
+PaymentMethod = Annotated[str, StringConstraints(pattern=r"^pm_[A-Za-z0-9_]{1,64}$")]
+
+
+class PledgeStatus(str, Enum):
+    PENDING = "PENDING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+class Settings(BaseSettings):
+    pledges_table_name: str = Field(alias="PLEDGES_TABLE_NAME", min_length=1)
+    campaigns_table_name: str = Field(alias="CAMPAIGNS_TABLE_NAME", min_length=1)
+    users_table_name: str = Field(alias="USERS_TABLE_NAME", min_length=1)
+    rate_limits_table_name: str = Field(alias="RATE_LIMITS_TABLE_NAME", min_length=1)
+    jwt_secret_id: str = Field(alias="JWT_SECRET_ID", min_length=1)
+    token_issuer: str = Field(alias="TOKEN_ISSUER", min_length=1)
+    sender_email: str = Field(alias="SENDER_EMAIL", min_length=3)
+    web_app_url: str = Field(alias="WEB_APP_URL", min_length=1)
+
+
+class RelaySettings(BaseSettings):
+    payments_queue_url: str = Field(alias="PAYMENTS_QUEUE_URL", min_length=1)
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreatePledgeRequest(_Request):
+    amount: Amount
+    donor_email: Email | None = None
+    donor_name: DonorName | None = None
+    message: Message | None = None
+    payment_method: PaymentMethod = "pm_card_visa"
+
+
+class LookupRequest(_Request):
+    email: Email
+
+
+class PaymentView(BaseModel):
+    id: str
+    state: str
+    provider_ref: str | None = None
+    updated_at: str
+
+
+class PledgeRecord(BaseModel):
+    """A pledge as stored. It is also the idempotency record of the request that created it."""
+
+    id: str
+    campaign_id: str
+    donor_id: str | None = None
+    donor_email: str
+    donor_name: str | None = None
+    message: str | None = None
+    amount_cents: int
+    currency: str
+    payment_method: str
+    status: PledgeStatus = PledgeStatus.PENDING
+    payment: PaymentView | None = None
+    created_at: str
+    updated_at: str
+    scope: str
+    fingerprint: str
+    receipt_token_hash: str
+    response_status: int = 201
+    response_body: str = ""
+
+
+class PledgeOut(BaseModel):
+    id: str
+    campaign_id: str
+    donor_id: str | None = None
+    donor_email: str
+    donor_name: str | None
+    message: str | None
+    amount: Money
+    currency: str
+    status: PledgeStatus
+    payment: PaymentView | None
+    created_at: str
+    updated_at: str
+
+
+class PledgeCreatedOut(PledgeOut):
+    receipt_token: str
+
+
+class PledgePage(BaseModel):
+    items: list[PledgeOut]
+    next_cursor: str | None
+
+
+class PledgeCreatedEvent(BaseModel):
+    """What the outbox relay publishes for each new pledge."""
+
+    type: str = "pledge.created"
+    version: int = 1
+    id: str  # the event id: one per pledge, so consumers can deduplicate
+    occurred_at: str
+    data: dict[str, Any]
