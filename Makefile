@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt functions/layer/requirements.txt constraints.txt | cksum | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)/infra/local
 
-.PHONY: install run test unit integration template check-template lock clean
+.PHONY: install run test unit integration template check-template bench lock clean
 
 $(STAMP): requirements-dev.txt functions/layer/requirements.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required (the Lambda runtime is python3.11)"; exit 1; }
@@ -30,6 +30,10 @@ unit: install
 
 integration: install
 	$(PY) -m pytest tests/integration
+
+## bench: speed targets (never in timed tests): pledge_create handler vs a bare conditional PutItem
+bench: install
+	$(PY) tests/performance/bench_pledge_create.py
 
 template: check-template
 check-template: install

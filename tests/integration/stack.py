@@ -56,6 +56,8 @@ def start_stack(log_dir: Path, extra_env: dict[str, str] | None = None) -> Runni
         "PYTHONPATH": str(REPO_ROOT / "infra" / "local"),
         **(extra_env or {}),
     })
+    # extra_env may pin ports (e.g. to reattach to an emulator started separately): report those.
+    port, aws_port = int(env["CAREFORALL_PORT"]), int(env["CAREFORALL_AWS_PORT"])
     log_path = log_dir / f"stack-{port}.log"
     log_file = log_path.open("w")
     process = subprocess.Popen([sys.executable, "-m", "careforall_local"], cwd=REPO_ROOT, env=env,

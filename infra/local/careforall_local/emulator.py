@@ -24,6 +24,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from careforall_local import moto_patches
+
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 
 
@@ -86,6 +88,9 @@ class LambdaInvokeRouter:
             return self._mail(environ, start_response)
         if environ.get("REQUEST_METHOD") == "POST" and "/ses/aws4_request" in environ.get("HTTP_AUTHORIZATION", ""):
             return self._ses(environ, start_response)
+        if moto_patches.is_dynamodb_request(environ):
+            with moto_patches.DYNAMODB_LOCK:  # conditional writes must be atomic (moto_patches.py)
+                return list(self._moto(environ, start_response))
         return self._moto(environ, start_response)
 
     def _ses(self, environ, start_response):
@@ -144,6 +149,8 @@ class LambdaInvokeRouter:
 def build_app(invoke_url: str):
     from moto import settings as moto_settings  # noqa: F401 - imported after MOTO_PORT is set
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    moto_patches.apply()
 
     return LambdaInvokeRouter(DomainDispatcherApplication(create_backend_app), invoke_url)
 

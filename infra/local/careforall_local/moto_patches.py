@@ -1,0 +1,79 @@
+"""Two corrections to moto's DynamoDB, applied in the emulator process only.
+
+1. Conditional writes are atomic. moto checks a condition and then writes, with no lock, while
+   the server runs requests on many threads: two conditional puts of one key can both pass the
+   check. DynamoDB requests are therefore served one at a time (`DYNAMODB_LOCK`, taken by the
+   emulator's WSGI router). moto is CPU-bound under the GIL, so this costs no throughput.
+
+2. TransactWriteItems in O(items), not O(table). moto deep-copies every table a transaction
+   touches, to roll back on failure: at 10,000 pledges one transaction took ~150 ms. For
+   transactions of ConditionCheck, Put and Delete (ours), every condition is checked first and
+   the writes are applied only if all pass, so nothing needs rolling back. Transactions with an
+   Update keep moto's own implementation (its update validation can fail half-way).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+DYNAMODB_LOCK = threading.RLock()
+
+
+def is_dynamodb_request(environ: dict[str, Any]) -> bool:
+    return environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_20120810.")
+
+
+def apply() -> None:
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (MultipleTransactionsException, TooManyTransactionsException,
+                                          TransactionCanceledException, TransactWriteSingleOpException)
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        if any(len(item) != 1 for item in transact_items):
+            raise TransactWriteSingleOpException
+        if any(next(iter(item)) not in ("ConditionCheck", "Put", "Delete") for item in transact_items):
+            return original(self, transact_items)
+        with DYNAMODB_LOCK:
+            planned: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
+            outcomes: list[tuple[Any, Any, Any]] = []
+            targets: set[tuple[str, str]] = set()
+            for item in transact_items:
+                op_type, op = next(iter(item.items()))
+                table_name = op["TableName"]
+                table = self.get_table(table_name)
+                if op_type == "Put":
+                    key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = op["Item"][table.range_key_attr]
+                else:
+                    key = op["Key"]
+                target = (str(table_name), str(dict(sorted(key.items()))))
+                if target in targets:
+                    raise MultipleTransactionsException()
+                targets.add(target)
+                current = self.get_item(table_name, key)
+                condition = op.get("ConditionExpression")
+                if condition is not None and not get_filter_expression(
+                        condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                ).expr(current):
+                    old = (current.to_json()["Attributes"]
+                           if current and op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else None)
+                    outcomes.append(("ConditionalCheckFailed", "The conditional request failed", old))
+                else:
+                    outcomes.append((None, None, None))
+                planned.append((op_type, table_name, key, op))
+            if any(code is not None for code, _, _ in outcomes):
+                raise TransactionCanceledException(outcomes)
+            for op_type, table_name, key, op in planned:
+                if op_type == "Put":
+                    self.put_item(table_name, op["Item"])
+                elif op_type == "Delete":
+                    self.delete_item(table_name, key)
+
+    DynamoDBBackend.transact_write_items = transact_write_items
