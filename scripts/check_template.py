@@ -42,13 +42,15 @@ PATH_ITEM_NON_OPERATIONS = {"parameters", "$ref"}
 PATH_SEGMENT = re.compile(r"^(?:[A-Za-z0-9._~-]+|\{[A-Za-z_][A-Za-z0-9_]*\+?\})$")
 
 Problems = list[str]
+CUSTOM_RULES = Path(__file__).resolve().parent.parent / "infra" / "lint_rules"
 
 
 # ---------------------------------------------------------------------------------------- cfn-lint
 def _lint(path: Path) -> list[Any]:
     from cfnlint.api import ManualArgs, lint_file
 
-    return lint_file(path, ManualArgs(regions=LINT_REGIONS))
+    # CareForAll's own rules (infra/lint_rules): every async event source keeps its failures.
+    return lint_file(path, ManualArgs(regions=LINT_REGIONS, append_rules=[str(CUSTOM_RULES)]))
 
 
 def _format_match(match: Any, location: str) -> str:

@@ -147,6 +147,40 @@ def test_check_template_unreferenced_parameter_fails(tmp_path: Path, capsys: pyt
 
 
 # ---------------------------------------------------------------------------------------- API contract
+def test_check_template_stream_mapping_without_on_failure_destination_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the outbox relay's stream mapping without its failure destination
+    path = _variant(
+        tmp_path,
+        "            DestinationConfig:\n              OnFailure:\n                Type: SQS\n"
+        "                Destination: !GetAtt PledgeRelayFailureQueue.Arn\n",
+        "",
+    )
+    # WHEN checked THEN our own rule E9001 refuses it
+    code, out = _check(path, capsys)
+    assert code != 0, out
+    assert "E9001" in out and "OnFailure" in out
+
+
+def test_check_template_stream_mapping_with_unbounded_retries_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _variant(tmp_path, "            MaximumRetryAttempts: 10\n", "")
+    code, out = _check(path, capsys)
+    assert code != 0, out
+    assert "E9001" in out and "MaximumRetryAttempts" in out
+
+
+def test_check_template_queue_feeding_function_without_dead_letter_queue_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the test template of the event machinery, whose FIFO queue has no RedrivePolicy
+    code, out = _check(REPO_ROOT / "tests" / "fixtures" / "event_machinery" / "template.yaml", capsys)
+    assert code != 0, out
+    assert "E9002" in out and "OrderedQueue" in out
+
+
 def test_api_routes_when_transformed_are_well_formed(transformed: Transformed) -> None:
     routes = _routes(transformed.cfn)
     assert routes, "no API routes found"
