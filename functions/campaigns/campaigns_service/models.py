@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated
@@ -11,20 +10,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from careforall.config import BaseSettings
 from careforall.money import Money
+from careforall.text import prose
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # newlines and tabs are fine in prose
 MAX_GOAL = Decimal("100000000.00")
 
 
-def _no_control_chars(value: str) -> str:
-    if _CONTROL_CHARS.search(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-                  AfterValidator(_no_control_chars)]
-Description = Annotated[str, StringConstraints(max_length=5000), AfterValidator(_no_control_chars)]
+                  AfterValidator(prose)]
+Description = Annotated[str, StringConstraints(max_length=5000), AfterValidator(prose)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Goal = Annotated[Money, Field(gt=0, le=MAX_GOAL)]
 

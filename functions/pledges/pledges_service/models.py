@@ -12,23 +12,17 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from careforall.config import BaseSettings
 from careforall.emails import Email
 from careforall.money import Money
+from careforall.text import prose, single_line
 
 MAX_PLEDGE = Decimal("1000000.00")
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# The contract: 1-255 printable ASCII characters.
-IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
-
-
-def _no_control_chars(value: str) -> str:
-    if _CONTROL_CHARS.search(value):
-        raise ValueError("must not contain control characters")
-    return value
+# The contract: 1-255 printable ASCII characters (\Z, not $: "$" also matches before a trailing newline).
+IDEMPOTENCY_KEY = re.compile(r"\A[\x20-\x7e]{1,255}\Z")
 
 
 Amount = Annotated[Money, Field(gt=0, le=MAX_PLEDGE)]
 DonorName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-                      AfterValidator(_no_control_chars)]
-Message = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_control_chars)]
+                      AfterValidator(single_line)]
+Message = Annotated[str, StringConstraints(max_length=500), AfterValidator(prose)]
 PaymentMethod = Annotated[str, StringConstraints(pattern=r"^pm_[A-Za-z0-9_]{1,64}$")]
 
 

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from careforall.config import BaseSettings
 from careforall.emails import Email
+from careforall.text import single_line
 from careforall.identity import Role
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _no_control_chars(value: str) -> str:
-    if _CONTROL_CHARS.search(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-                 AfterValidator(_no_control_chars)]
+                 AfterValidator(single_line)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 
 
