@@ -7,6 +7,7 @@ import uuid
 import pytest
 import requests
 
+from tests.integration.helpers import aws_client
 from tests.integration.stack import RunningStack, start_stack
 
 
@@ -98,3 +99,30 @@ def create_campaign(api, admin_token):
 def campaign(create_campaign) -> dict:
     """A fresh ACTIVE campaign owned by the admin."""
     return create_campaign()
+
+
+@pytest.fixture
+def create_pledge(api):
+    """POSTs a pledge: `create_pledge(campaign_id, token=None, key=<new>, **body)`; returns the response.
+
+    The body defaults to {"amount": "25.00"} plus a donor_email for guests; `key=None` sends no Idempotency-Key.
+    """
+
+    def create(campaign_id: str, *, token: str | None = None, key: str | None | bytes = "new", **body):
+        if "amount" not in body:
+            body["amount"] = "25.00"
+        if token is None and "donor_email" not in body:
+            body["donor_email"] = f"guest-{uuid.uuid4().hex[:12]}@example.com"
+        body = {k: v for k, v in body.items() if v is not ...}  # `field=...` leaves a field out
+        headers = {}
+        if key is not None:
+            headers["Idempotency-Key"] = f"key-{uuid.uuid4()}" if key == "new" else key
+        return api.post(f"/campaigns/{campaign_id}/pledges", token=token, headers=headers, json=body)
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def aws(stack):
+    """boto3 clients for the session stack's AWS endpoint: `aws("sqs")`. Only to inspect state."""
+    return lambda service: aws_client(stack.aws_endpoint, service)

@@ -66,3 +66,39 @@ def forge_token(key: str = LOCAL_JWT_KEY, *, sub: str | None = None, email: str 
     claims = {"sub": sub or str(uuid.uuid4()), "email": email, "role": role, "iss": issuer, "aud": audience,
               "iat": now, "exp": now + lifetime, "jti": uuid.uuid4().hex}
     return jwt.encode(claims, key, algorithm="HS256")
+
+
+# ---------------------------------------------------------------- pledges, mail and the AWS endpoint
+
+LOOKUP_TOKEN = re.compile(r"[?&]token=([A-Za-z0-9._~-]+)")
+
+
+def new_idempotency_key() -> str:
+    return f"key-{uuid.uuid4()}"
+
+
+def poll(probe, *, timeout: float, interval: float = 0.1, what: str = "the condition"):
+    """Calls `probe` until it returns something truthy and returns that; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s (last result: {result!r})")
+        time.sleep(interval)
+
+
+def mail_to(base_url: str, email: str) -> list[dict]:
+    """Every mail the local stack sent to `email` (case-insensitively), oldest first."""
+    response = requests.get(f"{base_url}/_local/mail", timeout=10)
+    assert response.status_code == 200, response.text
+    return [m for m in response.json()["messages"] if email.lower() in (to.lower() for to in m.get("to") or [])]
+
+
+def aws_client(endpoint: str, service: str):
+    """A boto3 client for the local stack's AWS endpoint (local dummy credentials), to inspect its state."""
+    import boto3
+
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                        aws_secret_access_key="testing")

@@ -271,7 +271,8 @@ def _clear_caches(*modules: ModuleType) -> None:
     dynamo.client.cache_clear()
     parameters.clear_caches()
     for module in modules:
-        for name in ("users_service", "campaigns_service", "token_authorizer"):
+        for name in ("users_service", "campaigns_service", "token_authorizer", "pledges_service", "authenticator",
+                     "publisher"):
             cached = getattr(module, name, None)
             if cached is not None and hasattr(cached, "cache_clear"):
                 cached.cache_clear()
@@ -307,3 +308,83 @@ def stack(monkeypatch, transformed_template, boto_session, lambda_context) -> It
                         authorizer=modules[2], context=lambda_context, tables=model.table_names())
         finally:
             _clear_caches(*modules)
+
+
+# ---------------------------------------------------------------------------------------- pledges
+@dataclass
+class PledgesStack:
+    """The stack plus the pledges API function and the outbox relay, wired to the same moto account."""
+
+    stack: Stack
+    handler: ModuleType
+    relay: ModuleType
+
+    @property
+    def queue_url(self) -> str:
+        return self.stack.environment["PAYMENTS_QUEUE_URL"]
+
+    def api(self, event: dict[str, Any]) -> HttpResult:
+        return self.stack.call(self.handler, event)
+
+    def relay_batch(self, event: dict[str, Any]) -> dict[str, Any]:
+        return self.relay.lambda_handler(event, self.stack.context)
+
+    def put_campaign(self, status: str = "ACTIVE", currency: str = "USD", campaign_id: str | None = None,
+                     owner_id: str = "5f0c2a4e-3b1d-4c8e-9a7f-1d2e3f4a5b6c") -> str:
+        """Write a campaign through campaigns_service's own repository (its item shape: entity, created_sort)."""
+        from careforall.clock import now_iso
+        from campaigns_service.dal import DynamoCampaignRepository
+        from campaigns_service.models import CampaignRecord
+
+        now = now_iso()
+        record = CampaignRecord(id=campaign_id or str(uuid.uuid4()), title="Clean water for Riverside",
+                                description="Wells and filters for 40 families.", goal_cents=2_500_000,
+                                currency=currency, status=status, owner_id=owner_id, created_at=now, updated_at=now)
+        DynamoCampaignRepository(self.stack.tables["CampaignsTable"], client=self.stack.dynamodb).create(record)
+        return record.id
+
+    def set_campaign_status(self, campaign_id: str, status: str) -> None:
+        self.stack.dynamodb.update_item(
+            TableName=self.stack.tables["CampaignsTable"], Key={"id": {"S": campaign_id}},
+            UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": {"S": status}})
+
+    def pledge_items(self) -> list[dict[str, Any]]:
+        from careforall import dynamo
+
+        items = self.stack.dynamodb.scan(TableName=self.stack.tables["PledgesTable"], ConsistentRead=True)["Items"]
+        return [dynamo.from_item(item) for item in items]
+
+    def sent_mail(self) -> list[Any]:
+        """Messages moto's SES accepted (SES v2 sends through the same backend): .destinations, .subject, .body."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ses.models import ses_backends
+
+        return list(ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
+
+    def queued_messages(self) -> list[dict[str, Any]]:
+        """Drain the payments FIFO queue: every message, with its system attributes."""
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        messages: list[dict[str, Any]] = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                        MessageSystemAttributeNames=["All"]).get("Messages", [])
+            if not batch:
+                return messages
+            messages.extend(batch)
+
+
+@pytest.fixture
+def pledges_stack(stack, monkeypatch) -> Iterator[PledgesStack]:
+    """`stack` plus the pledges handler and relay, their settings read from this test's environment."""
+    from careforall.config import load_settings
+
+    handler = importlib.import_module("pledges_service.handler")
+    relay = importlib.import_module("pledges_service.relay")
+    monkeypatch.setattr(handler, "SETTINGS", load_settings(handler.Settings))
+    monkeypatch.setattr(relay, "SETTINGS", load_settings(relay.RelaySettings))
+    _clear_caches(handler, relay)
+    try:
+        yield PledgesStack(stack=stack, handler=handler, relay=relay)
+    finally:
+        _clear_caches(handler, relay)

@@ -12,6 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from careforall import dynamo
+from careforall.errors import ValidationFailedError
 from careforall.pagination import decode_cursor, encode_cursor
 
 from pledges_service.logic import CreateOutcome, CreateResult, Page, email_key
@@ -58,6 +59,10 @@ class DynamoPledgeRepository:
             if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
                 existing = dynamo.from_item(reasons[1].get("Item")) if reasons[1].get("Item") else None
                 return CreateResult(CreateOutcome.EXISTS, _record(existing) or self.get(pledge.id))
+            if len(codes) > 1 and codes[1] == "TransactionConflict":
+                # DynamoDB cancels a transaction on an item another transaction is writing: the same
+                # (scope, key) is in flight. The contract answers 409; a retry then gets the first response.
+                return CreateResult(CreateOutcome.IN_FLIGHT)
             if codes and codes[0] == "ConditionalCheckFailed":
                 return CreateResult(CreateOutcome.CAMPAIGN_NOT_ACTIVE)
             raise
@@ -81,10 +86,11 @@ class DynamoPledgeRepository:
             "ScanIndexForward": False, "Limit": limit,
         }
         if start_key is not None:
-            if start_key[attribute] != value:  # a cursor of somebody else's listing
-                start_key = None
-            else:
-                query["ExclusiveStartKey"] = dynamo.to_item(start_key)
+            if start_key[attribute] != value:  # a cursor of somebody else's listing: refused, as for campaigns
+                raise ValidationFailedError("The cursor belongs to another listing; start again without it.",
+                                            errors=[{"loc": ["query", "cursor"], "type": "cursor_invalid",
+                                                     "msg": "cursor of another listing"}])
+            query["ExclusiveStartKey"] = dynamo.to_item(start_key)
         response = self._client.query(**query)
         records = [_record(dynamo.from_item(i)) for i in response.get("Items", [])]
         return Page(records=records, next_cursor=encode_cursor(dynamo.from_item(response.get("LastEvaluatedKey"))))

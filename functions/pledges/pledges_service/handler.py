@@ -54,7 +54,7 @@ def authenticator() -> Authenticator:
 
 def optional_caller() -> Caller | None:
     """These routes admit guests; a bearer token, when sent, must be valid (401 otherwise)."""
-    header = app.current_event.get_header_value("Authorization")
+    header = app.current_event.headers.get("Authorization")
     if not header:
         return None
     try:
@@ -65,7 +65,7 @@ def optional_caller() -> Caller | None:
 
 @app.post("/campaigns/<id>/pledges")
 def create_pledge(id: Id, body: Annotated[CreatePledgeRequest, Body()]) -> Response[Any]:  # noqa: A002
-    idempotency_key = app.current_event.get_header_value("Idempotency-Key")
+    idempotency_key = app.current_event.headers.get("Idempotency-Key")
     reply = pledges_service().create(optional_caller(), id, idempotency_key, body)
     headers = {"Location": f"/pledges/{reply.pledge_id}"}
     if reply.replayed:

@@ -32,6 +32,7 @@ class CreateOutcome(Enum):
     CREATED = "created"
     EXISTS = "exists"
     CAMPAIGN_NOT_ACTIVE = "campaign-not-active"
+    IN_FLIGHT = "in-flight"  # another request is writing this very pledge right now
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,10 @@ class IdempotencyKeyReuseError(ValidationFailedError):
 
 class CampaignNotActiveError(ConflictError):
     problem = "campaign-not-active"
+
+
+class IdempotencyKeyInFlightError(ConflictError):
+    problem = "idempotency-key-in-flight"
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,10 @@ class PledgesService:
                 raise IdempotencyKeyReuseError(
                     "This Idempotency-Key was already used with a different request; use a new key for a new pledge.")
             return Reply(existing.response_status, existing.response_body, replayed=True, pledge_id=existing.id)
+        if result.outcome is CreateOutcome.IN_FLIGHT:
+            raise IdempotencyKeyInFlightError(
+                "A request with this Idempotency-Key is still in progress; retry to get its response.",
+                headers={"Retry-After": "1"})
         raise CampaignNotActiveError(f"Campaign {campaign_id} is not accepting pledges.")
 
     @staticmethod
