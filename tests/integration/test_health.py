@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import boto3
 
-TEMPLATE_TABLE_SUFFIXES = ("UsersTable", "RateLimitsTable", "CampaignsTable", "TotalsTable", "PledgesTable")
+TEMPLATE_TABLE_SUFFIXES = ("UsersTable", "RateLimitsTable", "CampaignsTable", "TotalsTable", "PledgesTable",
+                           "PaymentsTable", "SandboxProviderTable")
 
 
 def test_get_health_when_stack_is_ready_returns_200_ok(api):
@@ -40,7 +41,8 @@ def test_get_openapi_lists_every_route_with_bearer_security_on_protected_ones(ap
     assert document["openapi"].startswith("3.")
     assert set(document["paths"]) == {"/auth/register", "/auth/login", "/users/me", "/users/{id}/role",
                                       "/campaigns", "/campaigns/{id}", "/campaigns/{id}/pledges", "/pledges/{id}",
-                                      "/users/me/pledges", "/donations/lookup", "/donations"}
+                                      "/users/me/pledges", "/donations/lookup", "/donations", "/webhooks/payments",
+                                      "/payments/{id}"}
     assert document["paths"]["/users/me"]["get"]["security"] == [{"bearer": []}]
     assert "security" not in document["paths"]["/campaigns"]["get"]
     assert "RegisterRequest" in document["components"]["schemas"]

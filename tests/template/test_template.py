@@ -33,6 +33,9 @@ EXPECTED_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/users/me/pledges"): JWT,
     ("POST", "/donations/lookup"): PUBLIC,
     ("GET", "/donations"): PUBLIC,
+    # The provider's webhook is authenticated by its HMAC signature, not a bearer token.
+    ("POST", "/webhooks/payments"): PUBLIC,
+    ("GET", "/payments/{id}"): JWT,
 }
 
 ALLOWED_METHODS = {"get", "post", "put", "patch", "delete"}
@@ -166,7 +169,9 @@ def test_check_template_stream_mapping_without_on_failure_destination_fails(
 def test_check_template_stream_mapping_with_unbounded_retries_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = _variant(tmp_path, "            MaximumRetryAttempts: 10\n", "")
+    anchor = ("            Stream: !GetAtt PledgesTable.StreamArn\n            StartingPosition: TRIM_HORIZON\n"
+              "            BatchSize: 50\n            MaximumBatchingWindowInSeconds: 0\n")
+    path = _variant(tmp_path, anchor + "            MaximumRetryAttempts: 10\n", anchor)
     code, out = _check(path, capsys)
     assert code != 0, out
     assert "E9001" in out and "MaximumRetryAttempts" in out

@@ -31,6 +31,7 @@ class LocalSettings:
     extra_parameters: str = ""
     stack_name: str = "careforall"
     external_emulator: bool = False
+    provider_autopilot: str | None = None  # CAREFORALL_PROVIDER_AUTOPILOT -> the ProviderAutopilot parameter
     state_dir: Path = REPO_ROOT / ".local-state"
 
     @property
@@ -54,6 +55,7 @@ class LocalSettings:
             parameters_file=Path(env.get("CAREFORALL_STACK_PARAMETERS", str(REPO_ROOT / "stacks" / "local.json"))),
             extra_parameters=env.get("CAREFORALL_PARAMETER_OVERRIDES", ""),
             external_emulator=env.get("CAREFORALL_AWS_EXTERNAL", "0") == "1",
+            provider_autopilot=env.get("CAREFORALL_PROVIDER_AUTOPILOT"),
             state_dir=Path(env.get("CAREFORALL_STATE_DIR", str(REPO_ROOT / ".local-state"))),
         )
 
@@ -62,6 +64,8 @@ class LocalSettings:
         values: dict[str, str] = {}
         if self.parameters_file.exists():
             values.update({k: str(v) for k, v in json.loads(self.parameters_file.read_text())["Parameters"].items()})
+        if self.provider_autopilot is not None:
+            values["ProviderAutopilot"] = self.provider_autopilot
         for pair in self.extra_parameters.split():
             key, _, value = pair.partition("=")
             values[key] = value

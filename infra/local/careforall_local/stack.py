@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import yaml
+
 from careforall_local.template import Resolver, Transformed, parameter_defaults, transform
 
 REGION = "us-east-1"
@@ -266,17 +268,22 @@ class LocalStackModel:
         """ASL from the local DefinitionUri file with DefinitionSubstitutions applied (moto applies none)."""
         import json
 
+        substitutions = props.get("DefinitionSubstitutions") or {}
+
+        def substitute(raw: str) -> str:  # on the raw text, as Step Functions does: ${X} may stand unquoted
+            for name, value in substitutions.items():
+                raw = raw.replace("${" + name + "}", str(value))
+            return raw
+
         if "Definition" in props:
-            definition = props["Definition"]
+            text = substitute(json.dumps(props["Definition"]))
         else:
             path = self.transformed.local_path(props.get("DefinitionS3Location"))
             if path is None:
                 raise ValueError(f"{logical_id}: only a local DefinitionUri can run in the local stack")
-            text = path.read_text()
-            definition = json.loads(text) if path.suffix == ".json" else __import__("yaml").safe_load(text)
-        text = definition if isinstance(definition, str) else json.dumps(definition)
-        for name, value in (props.get("DefinitionSubstitutions") or {}).items():
-            text = text.replace("${" + name + "}", str(value))
+            raw = substitute(path.read_text())
+            text = raw if path.suffix == ".json" else json.dumps(yaml.safe_load(raw))
+        json.loads(text)  # fail at start, not at the first execution, on a broken definition
         client = self._client("stepfunctions")
         name = props.get("StateMachineName") or self.physical_name(logical_id)
         arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"

@@ -1,0 +1,1 @@
+"""Payments service: the payment workflow's tasks, provider webhooks, and the payment read API."""

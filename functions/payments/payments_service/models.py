@@ -1,0 +1,124 @@
+"""Pydantic models of the payments service: settings, webhook events, payments, workflow I/O."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from careforall.config import BaseSettings
+
+from payments_service.transitions import PaymentState
+
+WEBHOOK_STATE = {
+    "payment.authorized": PaymentState.AUTHORIZED,
+    "payment.captured": PaymentState.CAPTURED,
+    "payment.completed": PaymentState.COMPLETED,
+    "payment.failed": PaymentState.FAILED,
+}
+
+
+class ApiSettings(BaseSettings):
+    payments_table_name: str = Field(alias="PAYMENTS_TABLE_NAME", min_length=1)
+    webhook_secret_id: str = Field(alias="WEBHOOK_SECRET_ID", min_length=1)
+    webhook_tolerance_seconds: int = Field(alias="WEBHOOK_TOLERANCE_SECONDS", default=300, ge=1)
+
+
+class TaskSettings(BaseSettings):
+    payments_table_name: str = Field(alias="PAYMENTS_TABLE_NAME", min_length=1)
+    provider_function_name: str = Field(alias="PROVIDER_FUNCTION_NAME", min_length=1)
+
+
+class StarterSettings(BaseSettings):
+    state_machine_arn: str = Field(alias="PAYMENT_STATE_MACHINE_ARN", min_length=1)
+
+
+class ProjectorSettings(BaseSettings):
+    pledges_table_name: str = Field(alias="PLEDGES_TABLE_NAME", min_length=1)
+
+
+class WebhookData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    payment_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    provider_ref: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    amount: int | str | float | None = None
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class WebhookEvent(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: Annotated[str, StringConstraints(pattern=r"^evt_[A-Za-z0-9_\-]{1,120}$")]
+    type: Literal["payment.authorized", "payment.captured", "payment.completed", "payment.failed"]
+    created: int
+    data: WebhookData
+
+
+class Transition(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: PaymentState = Field(alias="from")
+    to: PaymentState
+    at: str
+    event_id: str
+
+
+class Payment(BaseModel):
+    id: str
+    pledge_id: str
+    campaign_id: str
+    amount_cents: int
+    currency: str
+    payment_method: str
+    donor_email: str | None = None
+    state: PaymentState = PaymentState.PENDING
+    provider_ref: str | None = None
+    failure_reason: str | None = None
+    history: list[Transition] = []
+    version: int = 0
+    waiting_for: PaymentState | None = None
+    task_token: str | None = None
+    created_at: str
+    updated_at: str
+
+
+class PaymentOut(BaseModel):
+    id: str
+    pledge_id: str
+    campaign_id: str
+    amount: str
+    currency: str
+    state: PaymentState
+    provider_ref: str | None
+    failure_reason: str | None
+    history: list[dict]
+    created_at: str
+    updated_at: str
+
+
+class StartPayment(BaseModel):
+    """The workflow's input: what the payment needs, taken from pledge.created."""
+
+    payment_id: str
+    pledge_id: str
+    campaign_id: str
+    amount_cents: int
+    currency: str
+    payment_method: str
+    donor_email: str | None = None
+
+
+class ProviderAnswer(BaseModel):
+    provider_ref: str
+    status: Literal["pending", "authorized", "captured", "completed", "failed"]
+    reason: str | None = None
+
+
+PROVIDER_STATE = {
+    "pending": PaymentState.PENDING,
+    "authorized": PaymentState.AUTHORIZED,
+    "captured": PaymentState.CAPTURED,
+    "completed": PaymentState.COMPLETED,
+    "failed": PaymentState.FAILED,
+}
