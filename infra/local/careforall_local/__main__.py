@@ -50,7 +50,8 @@ class LocalStack:
         if not s.external_emulator:
             self.emulator = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "careforall_local.emulator", "--port", str(s.aws_port),
-                "--invoke-url", f"http://127.0.0.1:{s.internal_port}", preexec_fn=_die_with_parent)
+                "--invoke-url", f"http://127.0.0.1:{s.internal_port}", "--ignore-sigint",
+                preexec_fn=_die_with_parent)
         model = await asyncio.to_thread(
             LocalStackModel, s.template, s.parameter_overrides(), s.stack_name,
             {"JwtSigningSecret": s.jwt_secret, "WebhookSigningSecret": s.webhook_secret})

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -160,8 +161,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--invoke-url", required=True)
-    parser.add_argument("--threads", type=int, default=32)  # SQS long polls hold one each
+    parser.add_argument("--threads", type=int, default=64)  # SQS long polls and workflow tasks hold one each
+    parser.add_argument("--ignore-sigint", action="store_true")
     args = parser.parse_args(argv)
+    if args.ignore_sigint:  # started by the stack, which stops it with SIGTERM after its own clean-up
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     # moto's Step Functions interpreter calls http://localhost:$MOTO_PORT; point it at this endpoint.
     os.environ["MOTO_PORT"] = str(args.port)
     app = build_app(args.invoke_url)

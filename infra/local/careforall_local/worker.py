@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -48,6 +49,8 @@ def _error(exc: BaseException) -> dict:
 
 
 def main() -> None:
+    # Ctrl-C reaches the whole process group; the runtime decides when a sandbox ends, not the terminal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     handler_path = sys.argv[1]
     protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)  # the handler's prints and logs go to stderr from here on
