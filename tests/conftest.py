@@ -13,7 +13,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 for relative in ("functions/layer", "functions/users", "functions/campaigns", "functions/authorizer", "functions/pledges",
-                 "functions/payments", "functions/sandbox_provider",
+                 "functions/payments", "functions/sandbox_provider", "functions/totals",
                  "infra/local"):
     path = str(REPO_ROOT / relative)
     if path not in sys.path:

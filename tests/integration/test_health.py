@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 
 TEMPLATE_TABLE_SUFFIXES = ("UsersTable", "RateLimitsTable", "CampaignsTable", "TotalsTable", "PledgesTable",
-                           "PaymentsTable", "SandboxProviderTable")
+                           "PaymentsTable", "SandboxProviderTable", "TotalsLedgerTable", "ConnectionsTable")
 
 
 def test_get_health_when_stack_is_ready_returns_200_ok(api):
@@ -42,7 +42,7 @@ def test_get_openapi_lists_every_route_with_bearer_security_on_protected_ones(ap
     assert set(document["paths"]) == {"/auth/register", "/auth/login", "/users/me", "/users/{id}/role",
                                       "/campaigns", "/campaigns/{id}", "/campaigns/{id}/pledges", "/pledges/{id}",
                                       "/users/me/pledges", "/donations/lookup", "/donations", "/webhooks/payments",
-                                      "/payments/{id}"}
+                                      "/payments/{id}", "/campaigns/{id}/totals"}
     assert document["paths"]["/users/me"]["get"]["security"] == [{"bearer": []}]
     assert "security" not in document["paths"]["/campaigns"]["get"]
     assert "RegisterRequest" in document["components"]["schemas"]

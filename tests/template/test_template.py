@@ -36,6 +36,7 @@ EXPECTED_ROUTES: dict[tuple[str, str], str] = {
     # The provider's webhook is authenticated by its HMAC signature, not a bearer token.
     ("POST", "/webhooks/payments"): PUBLIC,
     ("GET", "/payments/{id}"): JWT,
+    ("GET", "/campaigns/{id}/totals"): PUBLIC,
 }
 
 ALLOWED_METHODS = {"get", "post", "put", "patch", "delete"}

@@ -22,15 +22,26 @@ ENTITY = "CAMPAIGN"
 
 
 class DynamoCampaignRepository:
-    def __init__(self, table_name: str, client=None) -> None:
+    def __init__(self, table_name: str, totals_table_name: str | None = None, client=None) -> None:
         self._table = table_name
+        self._totals = totals_table_name
         self._client = client or dynamo.client()
 
     def create(self, campaign: CampaignRecord) -> None:
         item = {**campaign.model_dump(mode="json"), "entity": ENTITY,
                 "created_sort": f"{campaign.created_at}#{campaign.id}"}
-        self._client.put_item(TableName=self._table, Item=dynamo.to_item(item),
-                              ConditionExpression="attribute_not_exists(id)")
+        put_campaign = {"TableName": self._table, "Item": dynamo.to_item(item),
+                        "ConditionExpression": "attribute_not_exists(id)"}
+        if self._totals is None:
+            self._client.put_item(**put_campaign)
+            return
+        # The campaign and its (empty) totals item are born together, so GET .../totals is one GetItem.
+        totals = {"campaign_id": campaign.id, "total_cents": 0, "pledge_count": 0, "goal_cents": campaign.goal_cents,
+                  "currency": campaign.currency, "updated_at": campaign.created_at}
+        self._client.transact_write_items(TransactItems=[
+            {"Put": put_campaign},
+            {"Put": {"TableName": self._totals, "Item": dynamo.to_item(totals),
+                     "ConditionExpression": "attribute_not_exists(campaign_id)"}}])
 
     def get(self, campaign_id: str) -> CampaignRecord | None:
         item = dynamo.from_item(self._client.get_item(
@@ -79,7 +90,13 @@ class DynamoCampaignRepository:
             if dynamo.is_condition_failure(error):
                 return None
             raise
-        return CampaignRecord.model_validate(dynamo.from_item(result["Attributes"]))
+        updated = CampaignRecord.model_validate(dynamo.from_item(result["Attributes"]))
+        if "goal_cents" in changes and self._totals is not None:
+            self._client.update_item(  # the totals read model serves the goal with the amount raised
+                TableName=self._totals, Key=dynamo.to_item({"campaign_id": campaign_id}),
+                UpdateExpression="SET goal_cents = :goal", ExpressionAttributeValues=dynamo.to_values(
+                    {":goal": updated.goal_cents}))
+        return updated
 
 
 class DynamoTotalsReader:

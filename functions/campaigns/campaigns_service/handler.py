@@ -24,7 +24,7 @@ CampaignId = Annotated[str, Path(min_length=1, max_length=64)]
 
 @cache
 def campaigns_service() -> CampaignsService:
-    return CampaignsService(DynamoCampaignRepository(SETTINGS.campaigns_table_name),
+    return CampaignsService(DynamoCampaignRepository(SETTINGS.campaigns_table_name, SETTINGS.totals_table_name),
                             DynamoTotalsReader(SETTINGS.totals_table_name))
 
 

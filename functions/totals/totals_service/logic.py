@@ -1,0 +1,106 @@
+"""The totals aggregator's arithmetic: fold a batch per campaign, apply each payment's change once.
+
+A payment counts (its amount, and one pledge) while it is CAPTURED or COMPLETED; entering those
+states adds it, leaving for FAILED takes it back. The ledger keeps, per payment, the version the
+totals already include and whether it counted then: a record at or below that version is a
+repeat and changes nothing. The ledger entries and the campaign's totals are written together,
+atomically, once per campaign per batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Protocol
+
+from careforall.errors import NotFoundError
+from careforall.money import from_cents
+
+from totals_service.models import LedgerEntry, PaymentChange, TotalsOut
+
+MAX_ATTEMPTS = 10
+MAX_PAYMENTS_PER_WRITE = 99  # a DynamoDB transaction holds 100 items: the totals item and 99 ledger entries
+
+
+@dataclass(frozen=True)
+class CampaignDelta:
+    campaign_id: str
+    amount_cents: int
+    pledge_count: int
+    entries: list[tuple[LedgerEntry, int | None]]  # new entry, version it replaces (None: first time)
+
+
+class TotalsStore(Protocol):
+    def ledger(self, payment_ids: list[str]) -> dict[str, LedgerEntry]: ...
+
+    def apply(self, delta: CampaignDelta) -> bool:
+        """Add the delta and write the ledger entries atomically; False when an entry changed meanwhile."""
+
+    def get(self, campaign_id: str) -> dict | None: ...
+
+
+def fold(changes: Iterable[PaymentChange]) -> dict[str, list[PaymentChange]]:
+    """Per campaign, the newest change of each payment in the batch (records of one item arrive in order)."""
+    newest: dict[str, PaymentChange] = {}
+    for change in changes:
+        known = newest.get(change.payment_id)
+        if known is None or change.version > known.version:
+            newest[change.payment_id] = change
+    campaigns: dict[str, list[PaymentChange]] = {}
+    for change in newest.values():
+        campaigns.setdefault(change.campaign_id, []).append(change)
+    return campaigns
+
+
+def delta_for(campaign_id: str, changes: list[PaymentChange], ledger: dict[str, LedgerEntry]) -> CampaignDelta:
+    amount = count = 0
+    entries = []
+    for change in changes:
+        known = ledger.get(change.payment_id)
+        if known is not None and known.version >= change.version:
+            continue  # already included: a redelivered or older record
+        was_counted = known.counted if known else False
+        if change.counted != was_counted:
+            sign = 1 if change.counted else -1
+            amount += sign * change.amount_cents
+            count += sign
+        entries.append((LedgerEntry(payment_id=change.payment_id, campaign_id=campaign_id, version=change.version,
+                                    counted=change.counted, amount_cents=change.amount_cents),
+                        known.version if known else None))
+    return CampaignDelta(campaign_id, amount, count, entries)
+
+
+class TotalsAggregator:
+    def __init__(self, store: TotalsStore) -> None:
+        self._store = store
+
+    def apply_batch(self, changes: Iterable[PaymentChange]) -> dict[str, int]:
+        """Apply a batch; returns the number of totals writes per campaign (one, unless contended)."""
+        writes: dict[str, int] = {}
+        for campaign_id, campaign_changes in fold(changes).items():
+            for start in range(0, len(campaign_changes), MAX_PAYMENTS_PER_WRITE):
+                chunk = campaign_changes[start:start + MAX_PAYMENTS_PER_WRITE]
+                writes[campaign_id] = writes.get(campaign_id, 0) + self._apply(campaign_id, chunk)
+        return writes
+
+    def _apply(self, campaign_id: str, changes: list[PaymentChange]) -> int:
+        for _ in range(MAX_ATTEMPTS):
+            delta = delta_for(campaign_id, changes, self._store.ledger([c.payment_id for c in changes]))
+            if not delta.entries:
+                return 0
+            if self._store.apply(delta):
+                return 1
+        raise RuntimeError(f"totals of campaign {campaign_id} kept changing underneath; the batch will be retried")
+
+
+class TotalsReader:
+    def __init__(self, store: TotalsStore) -> None:
+        self._store = store
+
+    def get(self, campaign_id: str) -> TotalsOut:
+        item = self._store.get(campaign_id)
+        if item is None:
+            raise NotFoundError(f"Campaign {campaign_id} does not exist.")
+        return TotalsOut(campaign_id=campaign_id, total_amount=from_cents(int(item.get("total_cents", 0))),
+                         pledge_count=int(item.get("pledge_count", 0)),
+                         goal_amount=from_cents(int(item.get("goal_cents", 0))),
+                         currency=item.get("currency", "USD"), updated_at=item.get("updated_at", ""))

@@ -1,0 +1,52 @@
+"""Pydantic models of the totals service."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from careforall.config import BaseSettings
+from careforall.money import Money
+
+COUNTED_STATES = frozenset({"CAPTURED", "COMPLETED"})
+
+
+class AggregatorSettings(BaseSettings):
+    totals_table_name: str = Field(alias="TOTALS_TABLE_NAME", min_length=1)
+    ledger_table_name: str = Field(alias="TOTALS_LEDGER_TABLE_NAME", min_length=1)
+
+
+class ApiSettings(BaseSettings):
+    totals_table_name: str = Field(alias="TOTALS_TABLE_NAME", min_length=1)
+
+
+class PaymentChange(BaseModel):
+    """The newest image of one payment in a batch of payments-stream records."""
+
+    payment_id: str
+    campaign_id: str
+    amount_cents: int
+    state: str
+    version: int
+
+    @property
+    def counted(self) -> bool:
+        return self.state in COUNTED_STATES
+
+
+class LedgerEntry(BaseModel):
+    """What the totals already include of one payment: at which version, counted or not."""
+
+    payment_id: str
+    campaign_id: str
+    version: int
+    counted: bool
+    amount_cents: int
+
+
+class TotalsOut(BaseModel):
+    campaign_id: str
+    total_amount: Money
+    pledge_count: int
+    goal_amount: Money
+    currency: str
+    updated_at: str

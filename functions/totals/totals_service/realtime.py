@@ -1,0 +1,190 @@
+"""Realtime and email after a change: WebSocket pushes, receipts, the goal-reached note.
+
+- The pledges table's stream: a pledge whose status or payment changed is pushed as
+  `pledge.updated` to its donor's sockets; a pledge entering COMPLETED gets one receipt, marked on
+  the pledge before sending (a conditional write), so redelivery never sends a second.
+- The totals table's stream: each change is pushed as `totals.updated` to the campaign's
+  subscribers; the first time a campaign reaches its goal, its owner gets a note (marked likewise).
+- Connections live in the connections table (TTL); a push to a gone one (410) deletes it.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+from pydantic import Field
+
+from careforall import dynamo
+from careforall.clock import now_iso
+from careforall.config import BaseSettings, load_settings
+from careforall.money import format_amount, from_cents
+from careforall.observability import logger, metrics, tracer
+
+
+class Settings(BaseSettings):
+    connections_table_name: str = Field(alias="CONNECTIONS_TABLE_NAME", min_length=1)
+    pledges_table_name: str = Field(alias="PLEDGES_TABLE_NAME", min_length=1)
+    totals_table_name: str = Field(alias="TOTALS_TABLE_NAME", min_length=1)
+    campaigns_table_name: str = Field(alias="CAMPAIGNS_TABLE_NAME", min_length=1)
+    users_table_name: str = Field(alias="USERS_TABLE_NAME", min_length=1)
+    websocket_endpoint: str = Field(alias="WEBSOCKET_ENDPOINT", min_length=1)
+    sender_email: str = Field(alias="SENDER_EMAIL", min_length=3)
+
+
+SETTINGS = load_settings(Settings)
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+@cache
+def sockets():
+    return boto3.client("apigatewaymanagementapi", endpoint_url=SETTINGS.websocket_endpoint)
+
+
+@cache
+def mail():
+    return boto3.client("sesv2")
+
+
+def connections(index: str, attribute: str, value: str) -> list[str]:
+    ids, start = [], None
+    while True:
+        query = {"TableName": SETTINGS.connections_table_name, "IndexName": index,
+                 "KeyConditionExpression": "#a = :v", "ExpressionAttributeNames": {"#a": attribute},
+                 "ExpressionAttributeValues": dynamo.to_values({":v": value}), "ProjectionExpression": "connection_id"}
+        if start:
+            query["ExclusiveStartKey"] = start
+        response = dynamo.client().query(**query)
+        ids += [dynamo.from_item(i)["connection_id"] for i in response.get("Items", [])]
+        start = response.get("LastEvaluatedKey")
+        if not start:
+            return ids
+
+
+def push(connection_ids: list[str], message: dict) -> int:
+    data, sent = json.dumps(message).encode(), 0
+    for connection_id in connection_ids:
+        try:
+            sockets().post_to_connection(ConnectionId=connection_id, Data=data)
+            sent += 1
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("GoneException", "410"):
+                dynamo.client().delete_item(TableName=SETTINGS.connections_table_name,
+                                            Key=dynamo.to_item({"connection_id": connection_id}))
+            else:
+                raise
+    return sent
+
+
+def mark_once(table: str, key: dict, attribute: str) -> bool:
+    """Set `attribute` unless it is set: True for exactly one caller, however often a record comes."""
+    try:
+        dynamo.client().update_item(TableName=table, Key=dynamo.to_item(key),
+                                    UpdateExpression="SET #a = :now", ConditionExpression="attribute_not_exists(#a)",
+                                    ExpressionAttributeNames={"#a": attribute},
+                                    ExpressionAttributeValues=dynamo.to_values({":now": now_iso()}))
+        return True
+    except ClientError as error:
+        if dynamo.is_condition_failure(error):
+            return False
+        raise
+
+
+def unmark(table: str, key: dict, attribute: str) -> None:
+    dynamo.client().update_item(TableName=table, Key=dynamo.to_item(key), UpdateExpression="REMOVE #a",
+                                ExpressionAttributeNames={"#a": attribute})
+
+
+def send_mail(to: str, subject: str, text: str) -> None:
+    mail().send_email(FromEmailAddress=SETTINGS.sender_email, Destination={"ToAddresses": [to]},
+                      Content={"Simple": {"Subject": {"Data": subject}, "Body": {"Text": {"Data": text}}}})
+
+
+def send_once(table: str, key: dict, attribute: str, to: str, subject: str, text: str) -> bool:
+    if not mark_once(table, key, attribute):
+        return False
+    try:
+        send_mail(to, subject, text)
+    except Exception:
+        unmark(table, key, attribute)  # not sent: let the retry send it
+        raise
+    return True
+
+
+# ---------------------------------------------------------------------------------------- pledges stream
+def on_pledge(record: DynamoDBRecord) -> None:
+    new = record.dynamodb.new_image if record.dynamodb else None
+    old = (record.dynamodb.old_image if record.dynamodb else None) or {}
+    if not new or new.get("entity") != "PLEDGE":
+        return
+    if new.get("status") == old.get("status") and new.get("payment") == old.get("payment"):
+        return  # nothing the donor can see changed
+    amount = format_amount(from_cents(int(new["amount_cents"])))
+    if new.get("donor_id"):
+        push(connections("by_user", "user_id", new["donor_id"]), {
+            "type": "pledge.updated", "pledge_id": new["id"], "campaign_id": new["campaign_id"],
+            "status": new.get("status"), "amount": amount, "currency": new.get("currency"),
+            "payment": new.get("payment"), "updated_at": new.get("updated_at")})
+    if new.get("status") == "COMPLETED" and old.get("status") != "COMPLETED":
+        if send_once(SETTINGS.pledges_table_name, {"pk": new["pk"]}, "receipt_sent_at", new["donor_email"],
+                     "Your CareForAll donation receipt",
+                     f"Thank you for your donation of {amount} {new.get('currency')}.\n\n"
+                     f"Pledge: {new['id']}\nCampaign: {new['campaign_id']}\n"
+                     f"Payment: {(new.get('payment') or {}).get('id')}\n"):
+            metrics.add_metric(name="ReceiptsSent", unit="Count", value=1)
+
+
+# ---------------------------------------------------------------------------------------- totals stream
+def on_totals(record: DynamoDBRecord) -> None:
+    new = record.dynamodb.new_image if record.dynamodb else None
+    old = (record.dynamodb.old_image if record.dynamodb else None) or {}
+    if not new:
+        return
+    total, count = int(new.get("total_cents", 0)), int(new.get("pledge_count", 0))
+    if total == int(old.get("total_cents", 0)) and count == int(old.get("pledge_count", 0)) and old:
+        return
+    campaign_id, goal = new["campaign_id"], int(new.get("goal_cents", 0))
+    push(connections("by_campaign", "campaign_id", campaign_id), {
+        "type": "totals.updated", "campaign_id": campaign_id, "total_amount": format_amount(from_cents(total)),
+        "pledge_count": count, "goal_amount": format_amount(from_cents(goal)), "currency": new.get("currency"),
+        "updated_at": new.get("updated_at")})
+    if goal > 0 and total >= goal:
+        owner_email = _owner_email(campaign_id)
+        if owner_email and send_once(SETTINGS.totals_table_name, {"campaign_id": campaign_id}, "goal_notified_at",
+                                     owner_email, "Your CareForAll campaign reached its goal",
+                                     f"Campaign {campaign_id} has raised {format_amount(from_cents(total))} "
+                                     f"{new.get('currency')} of its {format_amount(from_cents(goal))} goal."):
+            metrics.add_metric(name="GoalNotesSent", unit="Count", value=1)
+
+
+def _owner_email(campaign_id: str) -> str | None:
+    campaign = dynamo.from_item(dynamo.client().get_item(
+        TableName=SETTINGS.campaigns_table_name, Key=dynamo.to_item({"id": campaign_id}),
+        ProjectionExpression="owner_id").get("Item"))
+    if not campaign:
+        return None
+    owner = dynamo.from_item(dynamo.client().get_item(
+        TableName=SETTINGS.users_table_name, Key=dynamo.to_item({"pk": f"USER#{campaign['owner_id']}"}),
+        ProjectionExpression="email").get("Item"))
+    return owner["email"] if owner else None
+
+
+def on_record(record: DynamoDBRecord) -> None:
+    """One function, two streams: the record's source says which table changed."""
+    if f":table/{SETTINGS.pledges_table_name}/" in (record.event_source_arn or ""):
+        on_pledge(record)
+    elif f":table/{SETTINGS.totals_table_name}/" in (record.event_source_arn or ""):
+        on_totals(record)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=on_record, processor=processor, context=context)
