@@ -170,7 +170,8 @@ def test_check_template_stream_mapping_without_on_failure_destination_fails(
 def test_check_template_stream_mapping_with_unbounded_retries_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    anchor = ("            Stream: !GetAtt PledgesTable.StreamArn\n            StartingPosition: TRIM_HORIZON\n"
+    anchor = ("        PledgeStream:\n          Type: DynamoDB\n          Properties:\n"
+              "            Stream: !GetAtt PledgesTable.StreamArn\n            StartingPosition: TRIM_HORIZON\n"
               "            BatchSize: 50\n            MaximumBatchingWindowInSeconds: 0\n")
     path = _variant(tmp_path, anchor + "            MaximumRetryAttempts: 10\n", anchor)
     code, out = _check(path, capsys)
