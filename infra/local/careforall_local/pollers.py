@@ -260,8 +260,8 @@ class SqsPoller(_Poller):
         if not self.mapping.report_batch_item_failures:
             return messages
         failed = _failed_ids(result)
-        if failed is None:
-            return []
+        if failed is None or not failed.issubset({m["MessageId"] for m in messages}):
+            return []  # an invalid partial response fails the whole batch, as Lambda does
         return [m for m in messages if m["MessageId"] not in failed]
 
 
