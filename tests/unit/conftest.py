@@ -30,6 +30,10 @@ PARAMETERS = {"Environment": "local"}
 # 64 characters, like the secret the template generates.
 TEST_SIGNING_KEY = "test-signing-key-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJK"
 assert len(TEST_SIGNING_KEY) == 64
+# The payment provider's webhook secret (WebhookSigningSecret), 48 characters like the generated one.
+TEST_WEBHOOK_SECRET = "test-webhook-secret-0123456789abcdefghijklmnopqr"
+assert len(TEST_WEBHOOK_SECRET) == 48
+SECRET_VALUES = {"JwtSigningSecret": TEST_SIGNING_KEY, "WebhookSigningSecret": TEST_WEBHOOK_SECRET}
 KNOWN_PASSWORD = "known-password-123"  # the password of users written by Stack.seed_user
 
 
@@ -180,7 +184,7 @@ def boto_session():
 @pytest.fixture(scope="session")
 def transformed_template():
     """The SAM transform of template.yaml, done once per session (it takes about a second)."""
-    return LocalStackModel(TEMPLATE, PARAMETERS, secret_values={"JwtSigningSecret": TEST_SIGNING_KEY}).transformed
+    return LocalStackModel(TEMPLATE, PARAMETERS, secret_values=SECRET_VALUES).transformed
 
 
 @dataclass
@@ -195,6 +199,7 @@ class Stack:
     context: FakeLambdaContext
     tables: dict[str, str] = field(default_factory=dict)
     known_password: str = KNOWN_PASSWORD
+    webhook_secret: str = TEST_WEBHOOK_SECRET  # the value of WebhookSigningSecret
 
     def tokens(self, **overrides: Any):
         """A TokenService with the stack's JWT secret and issuer (overrides: ttl_seconds, clock)."""
@@ -272,7 +277,7 @@ def _clear_caches(*modules: ModuleType) -> None:
     parameters.clear_caches()
     for module in modules:
         for name in ("users_service", "campaigns_service", "token_authorizer", "pledges_service", "authenticator",
-                     "publisher"):
+                     "publisher", "payments_service", "starter", "projection", "sandbox"):
             cached = getattr(module, name, None)
             if cached is not None and hasattr(cached, "cache_clear"):
                 cached.cache_clear()
@@ -282,7 +287,7 @@ def _clear_caches(*modules: ModuleType) -> None:
 def stack(monkeypatch, transformed_template, boto_session, lambda_context) -> Iterator[Stack]:
     """A fresh moto account with the template's tables and secret, and the handlers wired to it."""
     with mock_aws():
-        model = LocalStackModel(TEMPLATE, PARAMETERS, secret_values={"JwtSigningSecret": TEST_SIGNING_KEY},
+        model = LocalStackModel(TEMPLATE, PARAMETERS, secret_values=SECRET_VALUES,
                                 transformed=transformed_template)
         # moto resets boto3's default session for the duration of the mock; handing it ours spares every
         # boto3.client() in the handlers from reloading the service models (moto restores it on exit).
@@ -308,6 +313,27 @@ def stack(monkeypatch, transformed_template, boto_session, lambda_context) -> It
                         authorizer=modules[2], context=lambda_context, tables=model.table_names())
         finally:
             _clear_caches(*modules)
+
+
+@pytest.fixture
+def function_modules(stack, monkeypatch):
+    """Imports a function's module against this test's stack: its SETTINGS re-read from the stack's
+    environment and its cached clients cleared (before and after the test)."""
+    from careforall.config import load_settings
+
+    loaded: list[ModuleType] = []
+
+    def load(name: str) -> ModuleType:
+        module = importlib.import_module(name)
+        monkeypatch.setattr(module, "SETTINGS", load_settings(type(module.SETTINGS)))
+        _clear_caches(module)
+        loaded.append(module)
+        return module
+
+    try:
+        yield load
+    finally:
+        _clear_caches(*loaded)
 
 
 # ---------------------------------------------------------------------------------------- pledges

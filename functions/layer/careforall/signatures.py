@@ -40,6 +40,8 @@ def verify(secret: str, body: bytes, header: str | None, tolerance: int = DEFAUL
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance:
         raise SignatureError("signature timestamp outside the tolerance")
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    if not any(hmac.compare_digest(expected, candidate) for candidate in parts.get("v1", [])):
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest().encode()
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a 401).
+    if not any(hmac.compare_digest(expected, candidate.encode("utf-8", "replace"))
+               for candidate in parts.get("v1", [])):
         raise SignatureError("signature mismatch")
