@@ -7,7 +7,7 @@ import uuid
 import pytest
 import requests
 
-from tests.integration.helpers import aws_client
+from tests.integration.helpers import aws_client, poll
 from tests.integration.stack import RunningStack, start_stack
 
 
@@ -126,3 +126,87 @@ def create_pledge(api):
 def aws(stack):
     """boto3 clients for the session stack's AWS endpoint: `aws("sqs")`. Only to inspect state."""
     return lambda service: aws_client(stack.aws_endpoint, service)
+
+
+# ---------------------------------------------------------------- stacks of one module, and a client for any stack
+
+class StackClient:
+    """One running stack as a test sees it: its HTTP API as the seeded admin, its log, its AWS endpoint."""
+
+    def __init__(self, stack: RunningStack, api: Api | None = None, admin_token: str | None = None) -> None:
+        self.stack = stack
+        self.api = api or Api(stack.base_url)
+        if admin_token is None:
+            response = self.api.post("/auth/login", json={"email": stack.admin_email,
+                                                          "password": stack.admin_password})
+            assert response.status_code == 200, response.text
+            admin_token = response.json()["token"]
+        self.admin_token = admin_token
+
+    def aws(self, service: str):
+        return aws_client(self.stack.aws_endpoint, service)
+
+    def log(self) -> str:
+        return self.stack.log()
+
+    def create_campaign(self, **overrides) -> dict:
+        body = {"title": f"Campaign {uuid.uuid4().hex[:8]}", "description": "Payments under test.",
+                "goal_amount": "1000.00", **overrides}
+        response = self.api.post("/campaigns", token=self.admin_token, json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def create_pledge(self, campaign_id: str, *, token: str | None = None, **body) -> dict:
+        """A new pledge (a guest's unless `token`); returns the 201 body."""
+        body = {"amount": "25.00", **({} if token else {"donor_email": f"payer-{uuid.uuid4().hex[:12]}@example.com"}),
+                **body}
+        response = self.api.post(f"/campaigns/{campaign_id}/pledges", token=token, json=body,
+                                 headers={"Idempotency-Key": f"key-{uuid.uuid4()}"})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def pledge(self, pledge_id: str) -> dict:
+        response = self.api.get(f"/pledges/{pledge_id}", token=self.admin_token)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def payment(self, payment_id: str) -> dict:
+        response = self.api.get(f"/payments/{payment_id}", token=self.admin_token)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_for_pledge(self, pledge_id: str, condition, *, timeout: float, what: str) -> dict:
+        """Polls GET /pledges/{id} (as the admin) until `condition(pledge)` holds; returns that pledge."""
+        last: dict = {}
+
+        def probe():
+            last.update(self.pledge(pledge_id))
+            return dict(last) if condition(last) else None
+
+        try:
+            return poll(probe, timeout=timeout, interval=0.2, what=what)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; pledge {pledge_id} last seen as {last}") from None
+
+    def wait_for_payment_id(self, pledge_id: str, *, timeout: float = 30) -> str:
+        """The pledge's payment id, once the workflow created the payment and the projector showed it."""
+        pledge = self.wait_for_pledge(pledge_id, lambda p: p.get("payment") and p["payment"].get("id"),
+                                      timeout=timeout, what="the pledge's payment")
+        return pledge["payment"]["id"]
+
+
+def run_stack(tmp_path_factory, name: str, env: dict[str, str]):
+    """A stack of its own (own ports, log and stream checkpoints) for one module: use with `yield from`."""
+    log_dir = tmp_path_factory.mktemp(name)
+    running = start_stack(log_dir, {"CAREFORALL_STATE_DIR": str(log_dir / "state"), **env})
+    try:
+        yield StackClient(running)
+    finally:
+        code = running.stop()
+    assert code == 0, f"the {name} stack did not stop cleanly ({code}):\n{running.log()[-3000:]}"
+
+
+@pytest.fixture(scope="session")
+def session_client(stack, api, admin_token) -> StackClient:
+    """The session stack as a StackClient."""
+    return StackClient(stack, api, admin_token)

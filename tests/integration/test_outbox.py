@@ -1,161 +1,149 @@
-"""The outbox: every pledge reaches the FIFO payments queue as exactly one pledge.created message, also when the
-relay crashes after publishing and the stream redelivers its records (CONTRACT.md, invariant 1; template.yaml,
-PledgeRelayFunction). Pledges are made over HTTP; boto3 only reads the queue, which nothing consumes yet.
+"""The outbox end to end: every pledge becomes exactly one payment, run by exactly one execution of the payment
+state machine named after the payment id, also when the relay crashes after publishing and the stream
+redelivers, and when a pledge.created message is delivered again later (CONTRACT.md, invariants 1, 2 and 4;
+template.yaml, PledgeRelayFunction and PaymentStarterFunction).
+
+The payments queue is consumed by PaymentStarterFunction, so these tests look at what it made: the state machine's
+executions and the payments table, read with boto3; pledges are made over HTTP.
 """
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections import Counter
 
 import pytest
 
-from tests.integration.conftest import Api
-from tests.integration.helpers import assert_json, aws_client, poll, unique_email
-from tests.integration.stack import start_stack
+from tests.integration.conftest import StackClient, run_stack
+from tests.integration.helpers import (PAYMENTS_QUEUE, PAYMENTS_TABLE, TERMINAL_PAYMENT_STATES, amount_cents,
+                                       assert_json, metric_total, payment_executions,
+                                       pledge_created_message, poll, unique_email)
 
-PAYMENTS_QUEUE = "careforall-PaymentsQueue.fifo"
 RELAY_INVOCATION = "invoke PledgeRelayFunction source=stream"
+STARTER = "PaymentStarterFunction"
 CRASH_PLEDGES = 5
 
 
-class PaymentsQueueReader:
-    """Reads the pledge.created messages of the pledges a test made, counting distinct messages per pledge.
-
-    What it reads stays in the queue, in flight, until `finish`: SQS deduplicates a FIFO send against the
-    5-minute interval whether or not the first message was consumed, but moto only against messages still in
-    the queue, so deleting them while the relay may still republish would let a repeat in locally. Messages of
-    other tests are held in flight while it reads and made visible again by `finish`.
-    """
-
-    def __init__(self, endpoint: str) -> None:
-        self.sqs = aws_client(endpoint, "sqs")
-        self.url = self.sqs.get_queue_url(QueueName=PAYMENTS_QUEUE)["QueueUrl"]
-        self.messages: dict[str, dict] = {}  # ours, by MessageId: {"group", "body", "handle"}
-        self._others: list[str] = []
-
-    def receive_once(self, wanted: set[str]) -> int:
-        """One long poll (1 s); keeps the messages of `wanted` pledge ids. Returns how many new ones it got."""
-        response = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                            VisibilityTimeout=300, MessageSystemAttributeNames=["All"])
-        new = 0
-        for message in response.get("Messages", []):
-            body = json.loads(message["Body"])
-            if body.get("data", {}).get("pledge_id") not in wanted:
-                self._others.append(message["ReceiptHandle"])
-            elif message["MessageId"] not in self.messages:
-                self.messages[message["MessageId"]] = {"group": message["Attributes"]["MessageGroupId"],
-                                                       "body": body, "handle": message["ReceiptHandle"]}
-                new += 1
-        return new
-
-    def counts(self) -> Counter:
-        return Counter(m["body"]["data"]["pledge_id"] for m in self.messages.values())
-
-    def drain(self, wanted: set[str], *, quiet_seconds: float, timeout: float) -> Counter:
-        """Reads until every wanted pledge id arrived and then no new message for `quiet_seconds`; ids → count."""
-        deadline = time.monotonic() + timeout
-        last_new = time.monotonic()
-        while True:
-            if self.receive_once(wanted):
-                last_new = time.monotonic()
-            counts = self.counts()
-            if set(counts) >= wanted and time.monotonic() - last_new >= quiet_seconds:
-                return counts
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the payments queue did not settle within {timeout} s: got {dict(counts)}, "
-                                     f"missing {sorted(wanted - set(counts))}")
-
-    def finish(self, delete_own: bool) -> None:
-        for handle in self._others:
-            self.sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle=handle, VisibilityTimeout=0)
-        self._others.clear()
-        if delete_own:
-            for message in self.messages.values():
-                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["handle"])
+def execution_counts(client: StackClient, payment_ids) -> Counter:
+    names = Counter(e["name"] for e in payment_executions(client.stack.aws_endpoint))
+    return Counter({payment_id: names[payment_id] for payment_id in payment_ids})
 
 
-def pledge(api: Api, campaign_id: str, token: str | None = None, **body) -> dict:
-    body = {"amount": "25.00", **({} if token else {"donor_email": unique_email("outbox")}), **body}
-    response = api.post(f"/campaigns/{campaign_id}/pledges", token=token, json=body,
-                        headers={"Idempotency-Key": str(uuid.uuid4())})
-    return assert_json(response, 201)
+def payment_items_by_pledge(client: StackClient, pledge_ids) -> dict[str, list[str]]:
+    """pledge id -> the pk of every PAYMENT item of that pledge in the payments table."""
+    found: dict[str, list[str]] = {pledge_id: [] for pledge_id in pledge_ids}
+    for page in client.aws("dynamodb").get_paginator("scan").paginate(
+            TableName=PAYMENTS_TABLE, ConsistentRead=True, FilterExpression="entity = :payment",
+            ExpressionAttributeValues={":payment": {"S": "PAYMENT"}}):
+        for item in page["Items"]:
+            if item["pledge_id"]["S"] in found:
+                found[item["pledge_id"]["S"]].append(item["pk"]["S"])
+    return found
 
 
-def test_create_pledges_each_reaches_payments_queue_as_one_pledge_created_message(api, stack, campaign, donor):
-    created = [pledge(api, campaign["id"], amount="10.00", donor_name="Gia"),
-               pledge(api, campaign["id"], token=donor["token"], amount=1000000),
-               pledge(api, campaign["id"], amount="0.01", payment_method="pm_card_chargeDeclined")]
+def starter_messages(log: str) -> tuple[int, int]:
+    """(workflows started, workflows already there) as PaymentStarterFunction counted them."""
+    return (metric_total(log, STARTER, "PaymentWorkflowsStarted"),
+            metric_total(log, STARTER, "PaymentWorkflowsAlreadyRunning"))
+
+
+def test_create_pledges_each_starts_one_payment_workflow_named_after_its_payment(session_client, campaign, donor):
+    client = session_client
+    created = [client.create_pledge(campaign["id"], amount="10.00", donor_name="Gia"),
+               client.create_pledge(campaign["id"], token=donor["token"], amount=1000000),
+               client.create_pledge(campaign["id"], amount="0.01", payment_method="pm_card_chargeDeclined")]
     replay_key, replay_body = str(uuid.uuid4()), {"amount": "7.00", "donor_email": unique_email("replay")}
-    for _ in range(3):  # replays of one request make no second pledge, so no second message
-        replayed = api.post(f"/campaigns/{campaign['id']}/pledges", json=replay_body,
-                            headers={"Idempotency-Key": replay_key})
+    for _ in range(3):  # replays of one request make no second pledge, so no second payment
+        replayed = client.api.post(f"/campaigns/{campaign['id']}/pledges", json=replay_body,
+                                   headers={"Idempotency-Key": replay_key})
     assert replayed.headers.get("Idempotent-Replayed") == "true"
     created.append(assert_json(replayed, 201))
-    by_id = {p["id"]: p for p in created}
-    reader = PaymentsQueueReader(stack.aws_endpoint)
+    methods = ["pm_card_visa", "pm_card_visa", "pm_card_chargeDeclined", "pm_card_visa"]
 
-    try:
-        counts = reader.drain(set(by_id), quiet_seconds=1.5, timeout=30)
-    finally:
-        reader.finish(delete_own=True)  # no chaos here: nothing republishes them
+    payment_ids = {p["id"]: client.wait_for_payment_id(p["id"]) for p in created}
 
-    assert counts == Counter({pledge_id: 1 for pledge_id in by_id})
-    for message in reader.messages.values():
-        body, expected = message["body"], by_id[message["body"]["data"]["pledge_id"]]
-        assert message["group"] == expected["id"]
-        assert body["type"] == "pledge.created"
-        assert body["id"] == f"pledge.created:{expected['id']}"
-        assert body["data"]["amount"] == expected["amount"]
-        assert body["data"]["campaign_id"] == campaign["id"]
-        assert body["data"]["currency"] == expected["currency"]
-        assert body["data"]["donor_email"] == expected["donor_email"]
-        assert body["data"]["donor_id"] == expected["donor_id"]
-    assert {m["body"]["data"]["payment_method"] for m in reader.messages.values()} == {"pm_card_visa",
-                                                                              "pm_card_chargeDeclined"}
+    assert execution_counts(client, payment_ids.values()) == Counter({pid: 1 for pid in payment_ids.values()})
+    assert payment_items_by_pledge(client, payment_ids) == {
+        pledge_id: [f"PAYMENT#{payment_id}"] for pledge_id, payment_id in payment_ids.items()}
+    sfn = client.aws("stepfunctions")
+    executions = {e["name"]: e for e in payment_executions(client.stack.aws_endpoint)}
+    for pledge, method in zip(created, methods):
+        described = sfn.describe_execution(executionArn=executions[payment_ids[pledge["id"]]]["executionArn"])
+        started_with = json.loads(described["input"])
+        assert started_with == {
+            "payment_id": payment_ids[pledge["id"]], "pledge_id": pledge["id"], "campaign_id": campaign["id"],
+            "amount_cents": amount_cents(pledge["amount"]), "currency": pledge["currency"],
+            "payment_method": method, "donor_email": pledge["donor_email"]}
+
+
+def test_redeliver_pledge_created_after_its_workflow_ended_starts_no_second_execution(session_client, campaign):
+    client = session_client
+    pledge = client.create_pledge(campaign["id"], amount="3.00", payment_method="pm_card_chargeDeclined")
+    payment_id = client.wait_for_pledge(pledge["id"], lambda p: p["status"] == "FAILED", timeout=30,
+                                        what="the declined pledge failing")["payment"]["id"]
+    history = client.payment(payment_id)["history"]
+
+    def ended():
+        [execution] = [e for e in payment_executions(client.stack.aws_endpoint) if e["name"] == payment_id]
+        return execution if execution["status"] != "RUNNING" else None
+
+    execution = poll(ended, timeout=30, what="the payment's workflow ending")
+    started, already = starter_messages(client.log())
+    sqs = client.aws("sqs")
+    queue_url = sqs.get_queue_url(QueueName=PAYMENTS_QUEUE)["QueueUrl"]
+    # A redelivery after SQS's 5-minute deduplication window: the same event, a new deduplication id.
+    message = pledge_created_message(pledge, "pm_card_chargeDeclined")
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message),
+                     MessageGroupId=pledge["id"], MessageDeduplicationId=f"redelivery-{uuid.uuid4()}")
+
+    poll(lambda: starter_messages(client.log())[1] > already, timeout=20,
+         what="the starter reporting the workflow as already there (PaymentWorkflowsAlreadyRunning)")
+
+    assert starter_messages(client.log()) == (started, already + 1)
+    assert [e for e in payment_executions(client.stack.aws_endpoint) if e["name"] == payment_id] == [execution]
+    assert client.payment(payment_id)["history"] == history
+    assert payment_items_by_pledge(client, [pledge["id"]]) == {pledge["id"]: [f"PAYMENT#{payment_id}"]}
 
 
 # ---------------------------------------------------------------- the relay crashes after every publish
 
 @pytest.fixture(scope="module")
-def crashing_relay_stack(tmp_path_factory):
+def crashing_relay(tmp_path_factory):
     """A second stack where every PledgeRelayFunction invocation fails after its handler ran (and published)."""
-    log_dir = tmp_path_factory.mktemp("crashing-relay")
-    running = start_stack(log_dir, {
+    yield from run_stack(tmp_path_factory, "crashing-relay", {
         "CAREFORALL_CHAOS_FAIL_AFTER": "1",
         "CAREFORALL_CHAOS_FUNCTIONS": "PledgeRelayFunction",
         "CAREFORALL_CHAOS_SEED": "1",
-        "CAREFORALL_STATE_DIR": str(log_dir / "state"),  # its own stream checkpoints
     })
-    yield running
-    code = running.stop()
-    assert code == 0, f"the crashing-relay stack did not stop cleanly ({code}):\n{running.log()[-3000:]}"
 
 
-def test_create_pledges_with_relay_crashing_after_publish_queues_each_pledge_exactly_once(crashing_relay_stack):
-    stack = crashing_relay_stack
-    api = Api(stack.base_url)
-    admin = assert_json(api.post("/auth/login", json={"email": stack.admin_email,
-                                                      "password": stack.admin_password}), 200)["token"]
-    campaign = assert_json(api.post("/campaigns", token=admin, json={
-        "title": "Crash test", "description": "The relay fails after every publish.", "goal_amount": "100.00"}), 201)
-    reader = PaymentsQueueReader(stack.aws_endpoint)
-    first = pledge(api, campaign["id"], amount="1.00")
-    # Once the first pledge is queued, its invocation has "crashed" and the stream is redelivering its record
-    # (with backoff, up to MaximumRetryAttempts); the next pledges wait in the stream behind it and then go out
-    # together in one batch, which fails and is redelivered (bisected) in turn.
-    poll(lambda: reader.receive_once({first["id"]}), timeout=20, what="the first pledge.created message")
-    poll(lambda: stack.log().count(RELAY_INVOCATION) >= 2, timeout=10, what="a redelivery of the first record")
-    others = [pledge(api, campaign["id"], amount=f"{n + 2}.00") for n in range(CRASH_PLEDGES - 1)]
-    wanted = {first["id"], *(p["id"] for p in others)}
+def test_create_pledges_with_relay_crashing_after_publish_starts_one_workflow_per_pledge(crashing_relay):
+    client = crashing_relay
+    campaign = client.create_campaign(title="Crash test", description="The relay fails after every publish.")
+    first = client.create_pledge(campaign["id"], amount="1.00")
+    # Once the first pledge's workflow exists, its relay invocation has "crashed" and the stream redelivers the
+    # record (with backoff, up to MaximumRetryAttempts), publishing it again each time; the next pledges wait in
+    # the stream behind it and then go out together in one batch, which fails and is redelivered (bisected).
+    payment_ids = {first["id"]: client.wait_for_payment_id(first["id"])}
+    poll(lambda: client.log().count(RELAY_INVOCATION) >= 2, timeout=10, what="a redelivery of the first record")
+    others = [client.create_pledge(campaign["id"], amount=f"{n + 2}.00") for n in range(CRASH_PLEDGES - 1)]
+    payment_ids.update({p["id"]: client.wait_for_payment_id(p["id"], timeout=45) for p in others})
+    # moto's FIFO deduplication only covers messages still in the queue and the starter deletes what it handled,
+    # so the republished copies reach the starter: wait until some arrived after their workflow had ended.
+    poll(lambda: starter_messages(client.log())[1] >= 1, timeout=45,
+         what="a republished pledge.created reaching the starter after its workflow ended")
+    for pledge_id in payment_ids:
+        client.wait_for_pledge(pledge_id, lambda p: (p.get("payment") or {}).get("state") in TERMINAL_PAYMENT_STATES,
+                               timeout=45, what="the payment settling")
 
-    counts = reader.drain(wanted, quiet_seconds=3, timeout=45)  # kept in flight: this stack is thrown away
-
-    assert counts == Counter({pledge_id: 1 for pledge_id in wanted})
-    assert all(m["group"] == m["body"]["data"]["pledge_id"] for m in reader.messages.values())
-    log = stack.log()
+    assert execution_counts(client, payment_ids.values()) == Counter({pid: 1 for pid in payment_ids.values()})
+    assert payment_items_by_pledge(client, payment_ids) == {
+        pledge_id: [f"PAYMENT#{payment_id}"] for pledge_id, payment_id in payment_ids.items()}
+    log = client.log()
     invocations = [line for line in log.splitlines() if RELAY_INVOCATION in line]
     assert len(invocations) > CRASH_PLEDGES, f"only {len(invocations)} relay invocations"
     assert all("Chaos.FailAfterHandler" in line for line in invocations), "every relay invocation 'crashed'"
+    started, already = starter_messages(log)
+    assert started + already > CRASH_PLEDGES, f"no duplicate reached the starter ({started} + {already})"
+    assert all(p["status"] in ("COMPLETED", "FAILED") for p in (client.pledge(pid) for pid in payment_ids))

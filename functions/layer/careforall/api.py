@@ -90,8 +90,13 @@ def correlation_id_of(event: dict[str, Any]) -> str:
     return (event.get("requestContext") or {}).get("requestId") or str(uuid.uuid4())
 
 
-def serve(app: APIGatewayRestResolver, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Resolve one API Gateway event; every response carries X-Correlation-Id."""
+def serve(app: APIGatewayRestResolver, event: dict[str, Any], context: LambdaContext,
+          raw_body_routes: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Resolve one API Gateway event; every response carries X-Correlation-Id.
+
+    `raw_body_routes` (API Gateway resource paths) read their body themselves, e.g. a signed
+    webhook that must check the signature before judging the content.
+    """
     correlation_id = correlation_id_of(event)
     logger.set_correlation_id(correlation_id)
     body = event.get("body") or ""
@@ -102,6 +107,8 @@ def serve(app: APIGatewayRestResolver, event: dict[str, Any], context: LambdaCon
     elif body and content_type and not _is_json(content_type):
         response = _to_proxy_result(problem(415, "unsupported-media-type", "Unsupported Media Type",
                                             "Send the body as application/json."))
+    elif event.get("resource") in raw_body_routes:
+        response = app.resolve(event, context)
     elif not event.get("isBase64Encoded") and _is_json_array(body):
         # Powertools' validation unwraps a one-element list into its element; every body we take is an object.
         response = _to_proxy_result(problem(

@@ -24,6 +24,7 @@ from payments_service.models import WEBHOOK_STATE, ApiSettings, WebhookEvent
 
 SETTINGS = load_settings(ApiSettings)
 app = create_api()
+WEBHOOK_ROUTES = frozenset({"/webhooks/payments"})  # the signature is checked before the body is judged
 
 
 @cache
@@ -47,7 +48,7 @@ def receive_webhook() -> Response[Any]:
         raise InvalidSignatureError("The webhook signature is missing, wrong or too old.") from None
     try:
         webhook = WebhookEvent.model_validate_json(raw)
-    except ValidationError as error:
+    except ValidationError as error:  # includes bodies that are not JSON objects: 400, as the contract says
         raise BadRequestError("The webhook body is not a valid payment event.",
                               errors=[{"loc": list(e["loc"]), "type": e["type"], "msg": e["msg"]}
                                       for e in error.errors()]) from None
@@ -71,4 +72,4 @@ def get_payment(id: Annotated[str, Path(min_length=1, max_length=64)]) -> Respon
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return serve(app, event, context)
+    return serve(app, event, context, raw_body_routes=WEBHOOK_ROUTES)

@@ -189,7 +189,19 @@ def test_webhook_bad_signature_is_checked_before_the_body(ps):
     result.problem(401, "invalid-signature")
 
 
+def test_webhook_unsigned_json_array_is_401_problem(ps):
+    result = ps.webhook(raw_body='[{"id": "evt_1"}]', signature="t=1,v1=00")
+
+    result.problem(401, "invalid-signature")
+
+
 # ------------------------------------------------------------------------------------------ webhook: 400, 404
+def test_webhook_signed_json_array_is_400_problem(ps):
+    result = ps.webhook(raw_body='[{"id": "evt_1", "type": "payment.authorized"}]')
+
+    result.problem(400)
+
+
 def test_webhook_malformed_json_is_400_problem(ps):
     result = ps.webhook(raw_body='{"id": "evt_1", "type": ')
 
