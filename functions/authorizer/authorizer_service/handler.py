@@ -16,11 +16,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from careforall.config import load_settings
 from careforall.observability import logger, metrics, tracer
-from careforall.secrets import get_secret
-from careforall.tokens import TokenService
 
 from careforall.auth import Authenticator, Unauthenticated
-from careforall.directory import DynamoUserDirectory
+from careforall.directory import authenticator_for
 
 from authorizer_service.models import Settings
 
@@ -29,8 +27,7 @@ SETTINGS = load_settings(Settings)
 
 @cache
 def token_authorizer() -> Authenticator:
-    return Authenticator(TokenService(get_secret(SETTINGS.jwt_secret_id), SETTINGS.token_issuer),
-                           DynamoUserDirectory(SETTINGS.users_table_name))
+    return authenticator_for(SETTINGS.jwt_secret_id, SETTINGS.token_issuer, SETTINGS.users_table_name)
 
 
 @logger.inject_lambda_context

@@ -115,18 +115,6 @@ class DynamoCampaignDirectory:
         return self._currencies[campaign_id]
 
 
-class SesMailer:
-    def __init__(self, sender: str, client=None) -> None:
-        import boto3
-
-        self._sender = sender
-        self._client = client or boto3.client("sesv2")
-
-    def send(self, to: str, subject: str, text: str) -> None:
-        self._client.send_email(FromEmailAddress=self._sender, Destination={"ToAddresses": [to]},
-                                Content={"Simple": {"Subject": {"Data": subject}, "Body": {"Text": {"Data": text}}}})
-
-
 class SqsEventPublisher:
     """pledge.created onto the FIFO payments queue, deduplicated by pledge id (SQS drops repeats for 5 min)."""
 

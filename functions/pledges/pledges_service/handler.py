@@ -12,7 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from careforall.api import create_api, ok, require_caller, serve
 from careforall.auth import Authenticator, Unauthenticated
 from careforall.config import load_settings
-from careforall.directory import DynamoUserDirectory
+from careforall.directory import authenticator_for
+from careforall.mail import SesMailer
 from careforall.errors import UnauthorizedError
 from careforall.identity import Caller
 from careforall.observability import logger, metrics, tracer
@@ -20,7 +21,7 @@ from careforall.ratelimit import DynamoWindowCounters
 from careforall.secrets import get_secret
 from careforall.tokens import TokenService
 
-from pledges_service.dal import DynamoCampaignDirectory, DynamoPledgeRepository, SesMailer
+from pledges_service.dal import DynamoCampaignDirectory, DynamoPledgeRepository
 from pledges_service.logic import PledgesService
 from pledges_service.models import CreatePledgeRequest, LookupRequest, Settings
 
@@ -48,8 +49,7 @@ def pledges_service() -> PledgesService:
 
 @cache
 def authenticator() -> Authenticator:
-    return Authenticator(TokenService(get_secret(SETTINGS.jwt_secret_id), SETTINGS.token_issuer),
-                         DynamoUserDirectory(SETTINGS.users_table_name))
+    return authenticator_for(SETTINGS.jwt_secret_id, SETTINGS.token_issuer, SETTINGS.users_table_name)
 
 
 def optional_caller() -> Caller | None:

@@ -24,6 +24,7 @@ from pydantic import Field
 from careforall import dynamo
 from careforall.clock import now_iso
 from careforall.config import BaseSettings, load_settings
+from careforall.mail import SesMailer
 from careforall.money import format_amount, from_cents
 from careforall.observability import logger, metrics, tracer
 
@@ -48,8 +49,8 @@ def sockets():
 
 
 @cache
-def mail():
-    return boto3.client("sesv2")
+def mailer() -> SesMailer:
+    return SesMailer(SETTINGS.sender_email)
 
 
 def connections(index: str, attribute: str, value: str) -> list[str]:
@@ -101,16 +102,11 @@ def unmark(table: str, key: dict, attribute: str) -> None:
                                 ExpressionAttributeNames={"#a": attribute})
 
 
-def send_mail(to: str, subject: str, text: str) -> None:
-    mail().send_email(FromEmailAddress=SETTINGS.sender_email, Destination={"ToAddresses": [to]},
-                      Content={"Simple": {"Subject": {"Data": subject}, "Body": {"Text": {"Data": text}}}})
-
-
 def send_once(table: str, key: dict, attribute: str, to: str, subject: str, text: str) -> bool:
     if not mark_once(table, key, attribute):
         return False
     try:
-        send_mail(to, subject, text)
+        mailer().send(to, subject, text)
     except Exception:
         unmark(table, key, attribute)  # not sent: let the retry send it
         raise
@@ -147,9 +143,11 @@ def on_totals(record: DynamoDBRecord) -> None:
     if not new:
         return
     total, count = int(new.get("total_cents", 0)), int(new.get("pledge_count", 0))
-    if total == int(old.get("total_cents", 0)) and count == int(old.get("pledge_count", 0)) and old:
-        return
     campaign_id, goal = new["campaign_id"], int(new.get("goal_cents", 0))
+    if old and (total, count, goal) == (int(old.get("total_cents", 0)), int(old.get("pledge_count", 0)),
+                                        int(old.get("goal_cents", 0))):
+        return  # e.g. the goal note's own mark, or moto's no-op MODIFY
+    # A new goal (PATCH /campaigns/{id}) changes the totals too: pushed, and a lowered goal may be reached now.
     push(connections("by_campaign", "campaign_id", campaign_id), {
         "type": "totals.updated", "campaign_id": campaign_id, "total_amount": format_amount(from_cents(total)),
         "pledge_count": count, "goal_amount": format_amount(from_cents(goal)), "currency": new.get("currency"),

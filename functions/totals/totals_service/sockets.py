@@ -13,10 +13,8 @@ from pydantic import Field
 from careforall import dynamo
 from careforall.auth import Authenticator, Unauthenticated
 from careforall.config import BaseSettings, load_settings
-from careforall.directory import DynamoUserDirectory
+from careforall.directory import authenticator_for
 from careforall.observability import logger, tracer
-from careforall.secrets import get_secret
-from careforall.tokens import TokenService
 
 CONNECTION_TTL_SECONDS = 2 * 3600  # API Gateway closes a WebSocket after 2 hours anyway
 
@@ -33,8 +31,7 @@ SETTINGS = load_settings(Settings)
 
 @cache
 def authenticator() -> Authenticator:
-    return Authenticator(TokenService(get_secret(SETTINGS.jwt_secret_id), SETTINGS.token_issuer),
-                         DynamoUserDirectory(SETTINGS.users_table_name))
+    return authenticator_for(SETTINGS.jwt_secret_id, SETTINGS.token_issuer, SETTINGS.users_table_name)
 
 
 @logger.inject_lambda_context
