@@ -42,6 +42,7 @@ class LocalStack:
         self.pollers: EventSourcePollers | None = None
         self._runners: list[web.AppRunner] = []
         self._openapi: asyncio.Task | None = None
+        self._proxy_session = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -51,6 +52,7 @@ class LocalStack:
             self.emulator = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "careforall_local.emulator", "--port", str(s.aws_port),
                 "--invoke-url", f"http://127.0.0.1:{s.internal_port}", "--ignore-sigint",
+                "--workflow-endpoint-port", str(s.internal_port),
                 preexec_fn=_die_with_parent)
         model = await asyncio.to_thread(
             LocalStackModel, s.template, s.parameter_overrides(), s.stack_name,
@@ -95,6 +97,8 @@ class LocalStack:
             await self.websocket.close_all()
         for runner in self._runners:
             await runner.cleanup()
+        if self._proxy_session is not None:
+            await self._proxy_session.close()
         if self.runtime:
             await self.runtime.shutdown()
         if self.emulator and self.emulator.returncode is None:
@@ -145,7 +149,22 @@ class LocalStack:
     def _internal_app(self) -> web.Application:
         app = web.Application(client_max_size=7 * 1024 * 1024)
         app.router.add_post("/2015-03-31/functions/{name}/invocations", LambdaInvokeApi(self.runtime).invoke)
+        app.router.add_route("*", "/{tail:.*}", self._proxy_to_emulator)  # workflow tasks other than Lambda
         return app
+
+    async def _proxy_to_emulator(self, request: web.Request) -> web.Response:
+        import aiohttp
+
+        if self._proxy_session is None:
+            self._proxy_session = aiohttp.ClientSession(auto_decompress=False)
+        async with self._proxy_session.request(
+                request.method, f"{self.settings.aws_endpoint}{request.path_qs}", data=await request.read(),
+                headers={k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")},
+        ) as upstream:
+            body = await upstream.read()
+            headers = {k: v for k, v in upstream.headers.items()
+                       if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding")}
+            return web.Response(status=upstream.status, body=body, headers=headers)
 
     def _public_app(self) -> web.Application:
         app = web.Application(client_max_size=11 * 1024 * 1024, middlewares=[_correlation_middleware])

@@ -161,13 +161,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--invoke-url", required=True)
-    parser.add_argument("--threads", type=int, default=64)  # SQS long polls and workflow tasks hold one each
+    parser.add_argument("--threads", type=int, default=128)  # SQS long polls and SDK Lambda invokes hold one each
+    parser.add_argument("--workflow-endpoint-port", type=int, default=None)
     parser.add_argument("--ignore-sigint", action="store_true")
     args = parser.parse_args(argv)
     if args.ignore_sigint:  # started by the stack, which stops it with SIGTERM after its own clean-up
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # moto's Step Functions interpreter calls http://localhost:$MOTO_PORT; point it at this endpoint.
-    os.environ["MOTO_PORT"] = str(args.port)
+    # moto's Step Functions interpreter calls http://localhost:$MOTO_PORT. It points at the function
+    # runtime's own endpoint (which proxies every other call back here), so a workflow's Lambda task
+    # does not hold one of this server's threads while it waits for a worker.
+    os.environ["MOTO_PORT"] = str(args.workflow_endpoint_port or args.port)
     app = build_app(args.invoke_url)
 
     import waitress
