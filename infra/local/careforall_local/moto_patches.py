@@ -11,6 +11,10 @@
    checked first and the writes are applied only if all pass, the Update first, so nothing needs
    rolling back. Transactions with several Updates keep moto's own implementation (its update
    validation can fail half-way).
+
+3. SQS FIFO deduplication lasts 5 minutes from the first send, as on AWS. moto compares a new
+   message only with those still in the queue, so once a consumer deleted the first, a
+   republished copy (the outbox relay retrying after a crash) got through.
 """
 
 from __future__ import annotations
@@ -26,6 +30,36 @@ def is_dynamodb_request(environ: dict[str, Any]) -> bool:
 
 
 def apply() -> None:
+    _patch_transactions()
+    _patch_fifo_deduplication()
+
+
+def _patch_fifo_deduplication() -> None:
+    from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS, Queue
+
+    original = Queue.add_message
+    window_ms = DEDUPLICATION_TIME_IN_SECONDS * 1000
+
+    def add_message(self: Queue, message: Any) -> None:
+        content_based = self.attributes.get("ContentBasedDeduplication") == "true"
+        if self.fifo_queue and (content_based or message.deduplication_id):
+            per_group = self.attributes.get("DeduplicationScope") == "messageGroup"
+            key = (message.group_id if per_group else None, message.deduplication_id)
+            seen: dict = self.__dict__.setdefault("_careforall_deduplication", {})
+            now = int(message.sent_timestamp)
+            first = seen.get(key)
+            if first is not None and now - first < window_ms:
+                return  # accepted by SendMessage, never delivered: AWS's deduplication interval
+            if len(seen) > 10_000:  # forget what is older than the interval
+                for old in [k for k, sent in seen.items() if now - sent >= window_ms]:
+                    del seen[old]
+            seen[key] = now
+        return original(self, message)
+
+    Queue.add_message = add_message
+
+
+def _patch_transactions() -> None:
     from moto.dynamodb.comparisons import get_filter_expression
     from moto.dynamodb.exceptions import (MultipleTransactionsException, TooManyTransactionsException,
                                           TransactionCanceledException, TransactWriteSingleOpException)
