@@ -13,6 +13,7 @@ from careforall.tokens import TokenService
 
 from pledges_service.logic import CreateOutcome, CreateResult, Page, PledgesService, email_key
 from pledges_service.models import PledgeRecord
+from tests.unit.fakes import FakeClock, FakeWindowCounters
 
 SIGNING_KEY = "pledges-unit-test-signing-key-0123456789abcdef"
 ISSUER = "https://auth.careforall.org"
@@ -109,33 +110,6 @@ class FakeMailer:
 
     def send(self, to: str, subject: str, text: str) -> None:
         self.sent.append(SentMail(to, subject, text))
-
-
-class FakeWindowCounters:
-    """Fixed-window counters; like DynamoDB it only answers for counters that exist."""
-
-    def __init__(self) -> None:
-        self.counters: dict[tuple[str, int], int] = {}
-        self.expiries: dict[tuple[str, int], int] = {}
-
-    def counts(self, keys: list[str], window: int) -> dict[str, int]:
-        return {key: self.counters[(key, window)] for key in keys if (key, window) in self.counters}
-
-    def increment(self, keys: list[str], window: int, expires_at: int) -> None:
-        for key in keys:
-            self.counters[(key, window)] = self.counters.get((key, window), 0) + 1
-            self.expiries[(key, window)] = expires_at
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ from careforall.tokens import TokenService
 
 from users_service.logic import EmailTakenError, LoginThrottle, UsersService
 from users_service.models import UserRecord, email_key
+from tests.unit.fakes import FakeClock, FakeWindowCounters
 
 SIGNING_KEY = "users-unit-test-signing-key-0123456789abcdef"
 ISSUER = "https://auth.careforall.org"
@@ -42,22 +43,6 @@ class FakeUserRepository:
         return self.by_id[user_id]
 
 
-class FakeWindowCounters:
-    """Fixed-window counters; like DynamoDB it only answers for counters that exist."""
-
-    def __init__(self) -> None:
-        self.counters: dict[tuple[str, int], int] = {}
-        self.expiries: dict[tuple[str, int], int] = {}
-
-    def counts(self, keys: list[str], window: int) -> dict[str, int]:
-        return {key: self.counters[(key, window)] for key in keys if (key, window) in self.counters}
-
-    def increment(self, keys: list[str], window: int, expires_at: int) -> None:
-        for key in keys:
-            self.counters[(key, window)] = self.counters.get((key, window), 0) + 1
-            self.expiries[(key, window)] = expires_at
-
-
 class FakePasswordHasher:
     """Reversible "hashing" that records what was verified (e.g. the dummy check for unknown emails)."""
 
@@ -72,17 +57,6 @@ class FakePasswordHasher:
     def verify(self, password_hash: str | None, password: str) -> bool:
         self.verified.append(password_hash)
         return password_hash is not None and password_hash == self.hash(password)
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
