@@ -37,7 +37,7 @@ def verify(secret: str, body: bytes, header: str | None, tolerance: int = DEFAUL
         timestamp = int(parts["t"][0])
     except (KeyError, ValueError, IndexError):
         raise SignatureError("malformed signature header") from None
-    current = time.time() if now is None else now
+    current = int(time.time() if now is None else now)  # whole seconds, as `t` is: a 300 s old one is still in
     if abs(current - timestamp) > tolerance:
         raise SignatureError("signature timestamp outside the tolerance")
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest().encode()

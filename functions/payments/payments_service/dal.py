@@ -97,7 +97,9 @@ class LambdaPaymentProvider:
     def _call(self, action: str, payment: Payment) -> ProviderAnswer:
         request = {"action": action, "payment_id": payment.id, "provider_ref": payment.provider_ref,
                    "amount_cents": payment.amount_cents, "currency": payment.currency,
-                   "payment_method": payment.payment_method, "idempotency_key": f"{payment.id}:{action}"}
+                   "payment_method": payment.payment_method, "idempotency_key": f"{payment.id}:{action}",
+                   # As a real provider's metadata: echoed in its webhooks, so they name the donation too.
+                   "metadata": {"correlation_id": payment.correlation_id} if payment.correlation_id else {}}
         response = self._client.invoke(FunctionName=self._function, Payload=json.dumps(request).encode())
         body = json.loads(response["Payload"].read() or b"null")
         if response.get("FunctionError"):
@@ -136,10 +138,11 @@ class StepFunctionsStarter:
         self._arn = state_machine_arn
         self._client = client or boto3.client("stepfunctions")
 
-    def start(self, name: str, payload: dict) -> bool:
+    def start(self, name: str, payload: dict, trace_header: str | None = None) -> bool:
         """Start the execution named `name`; False when it already exists (a redelivered message)."""
+        extra = {"traceHeader": trace_header} if trace_header else {}  # the workflow joins the caller's trace
         try:
-            self._client.start_execution(stateMachineArn=self._arn, name=name, input=json.dumps(payload))
+            self._client.start_execution(stateMachineArn=self._arn, name=name, input=json.dumps(payload), **extra)
             return True
         except ClientError as error:
             if error.response["Error"]["Code"] == "ExecutionAlreadyExists":

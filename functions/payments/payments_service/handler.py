@@ -14,8 +14,9 @@ from pydantic import ValidationError
 from careforall import signatures
 from careforall.api import create_api, ok, require_caller, serve
 from careforall.config import load_settings
-from careforall.errors import BadRequestError, ForbiddenError, UnauthorizedError
-from careforall.observability import logger, metrics, tracer
+from careforall.errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
+from careforall.observability import count, logger, metrics, tracer
+from careforall.tracing import annotate, correlation
 from careforall.secrets import get_secret
 
 from payments_service.dal import DynamoPaymentRepository, StepFunctionsCallbacks
@@ -45,18 +46,32 @@ def receive_webhook() -> Response[Any]:
                           tolerance=SETTINGS.webhook_tolerance_seconds)
     except signatures.SignatureError as error:
         logger.warning("webhook refused", extra={"reason": str(error)})
+        count(name="WebhookEventsRejected", reason="signature")
         raise InvalidSignatureError("The webhook signature is missing, wrong or too old.") from None
     try:
         webhook = WebhookEvent.model_validate_json(raw)
     except ValidationError as error:  # includes bodies that are not JSON objects: 400, as the contract says
+        count(name="WebhookEventsRejected", reason="malformed")
         raise BadRequestError("The webhook body is not a valid payment event.",
                               errors=[{"loc": list(e["loc"]), "type": e["type"], "msg": e["msg"]}
                                       for e in error.errors()]) from None
-    result = payments_service().apply(webhook.data.payment_id, WEBHOOK_STATE[webhook.type], event_id=webhook.id,
-                                       provider_ref=webhook.data.provider_ref, reason=webhook.data.reason)
-    metrics.add_metric(name="WebhooksApplied" if result.applied else "WebhooksIgnored", unit="Count", value=1)
-    logger.info("webhook", extra={"event_id": webhook.id, "type": webhook.type, "applied": result.applied,
-                                  "payment_id": webhook.data.payment_id, "state": result.payment.state.value})
+    try:
+        result = payments_service().apply(webhook.data.payment_id, WEBHOOK_STATE[webhook.type], event_id=webhook.id,
+                                           provider_ref=webhook.data.provider_ref, reason=webhook.data.reason)
+    except NotFoundError:
+        count(name="WebhookEventsRejected", reason="unknown_payment")
+        raise
+    if result.applied:
+        metrics.add_metric(name="WebhookEventsApplied", unit="Count", value=1)
+    else:
+        count(name="WebhookEventsIgnored", reason=result.ignored_because or "duplicate")
+    # The donation's correlation id (the payment's), whatever the provider sent as its own.
+    with correlation(result.payment.correlation_id or logger.get_correlation_id()):
+        annotate(payment_id=result.payment.id, pledge_id=result.payment.pledge_id,
+                 correlation_id=result.payment.correlation_id)
+        logger.info("webhook", extra={"event_id": webhook.id, "type": webhook.type, "applied": result.applied,
+                                      "ignored_because": result.ignored_because,
+                                      "payment_id": webhook.data.payment_id, "state": result.payment.state.value})
     return ok({"received": True, "applied": result.applied})
 
 

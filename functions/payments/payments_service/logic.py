@@ -71,6 +71,7 @@ class PaymentContention(ConflictError):
 class Applied:
     applied: bool
     payment: Payment
+    ignored_because: str | None = None  # "duplicate" (already there, or the same event) or "stale" (earlier)
 
 
 class PaymentsService:
@@ -102,8 +103,8 @@ class PaymentsService:
         """Move the payment to `target` if that is a forward move and `event_id` was never applied."""
         for _ in range(MAX_WRITE_ATTEMPTS):
             current = self.get(payment_id)
-            if not can_move(current.state, target):
-                return Applied(False, current)  # a duplicate, or a stale (earlier) state: changes nothing
+            if not can_move(current.state, target):  # a duplicate, or a stale (earlier) state: changes nothing
+                return Applied(False, current, "duplicate" if current.state is target else "stale")
             now = now_iso()
             updated = current.model_copy(update={
                 "state": target, "provider_ref": provider_ref or current.provider_ref,
@@ -117,7 +118,7 @@ class PaymentsService:
                 updated = updated.model_copy(update={"task_token": None, "waiting_for": None})
             outcome = self._payments.save(updated, expected_version=current.version, event_id=event_id)
             if outcome is SaveOutcome.DUPLICATE_EVENT:
-                return Applied(False, current)
+                return Applied(False, current, "duplicate")
             if outcome is SaveOutcome.SAVED:
                 if resume:
                     self._resume(resume, updated)
@@ -138,7 +139,8 @@ class PaymentsService:
         return self._payments.create(Payment(
             id=start.payment_id, pledge_id=start.pledge_id, campaign_id=start.campaign_id,
             amount_cents=start.amount_cents, currency=start.currency, payment_method=start.payment_method,
-            donor_email=start.donor_email, created_at=now, updated_at=now))
+            donor_email=start.donor_email, created_at=now, updated_at=now,
+            correlation_id=start.correlation_id, trace_header=start.trace_header))
 
     def authorize(self, payment_id: str, task_token: str) -> None:
         if self._wait_for(payment_id, PaymentState.AUTHORIZED, task_token):

@@ -81,6 +81,9 @@ class Payment(BaseModel):
     task_token: str | None = None
     created_at: str
     updated_at: str
+    # Observability only: the pledge's correlation id, and the trace header stream consumers join.
+    correlation_id: str | None = None
+    trace_header: str | None = None
 
 
 class PaymentOut(BaseModel):
@@ -107,6 +110,9 @@ class StartPayment(BaseModel):
     currency: str
     payment_method: str
     donor_email: str | None = None
+    pledge_created_at: str | None = None
+    correlation_id: str | None = None  # the pledge request's: named in every log line of the payment
+    trace_header: str | None = None  # the starter's: each task joins the donation's trace
 
 
 class ProviderAnswer(BaseModel):

@@ -11,7 +11,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from careforall.config import load_settings
-from careforall.observability import logger, metrics, tracer
+from careforall.observability import count, logger, metrics, tracer
+from careforall.tracing import correlation, joined_trace
 
 from payments_service.dal import DynamoPledgeProjection
 from payments_service.models import ProjectorSettings
@@ -30,10 +31,19 @@ def project_record(record: DynamoDBRecord) -> None:
     image = record.dynamodb.new_image if record.dynamodb else None
     if not image or image.get("entity") != "PAYMENT":
         return
+    old_state = ((record.dynamodb.old_image or {}) if record.dynamodb else {}).get("state")
     view = {"id": image["id"], "state": image["state"], "provider_ref": image.get("provider_ref"),
             "updated_at": image["updated_at"]}
-    projection().project(image["pledge_id"], PLEDGE_STATUS.get(image["state"], "PENDING"), view,
-                         int(image["version"]))
+    with correlation(image.get("correlation_id")), \
+            joined_trace(image.get("trace_header"), payment_id=image["id"], pledge_id=image["pledge_id"],
+                         correlation_id=image.get("correlation_id")):
+        projected = projection().project(image["pledge_id"], PLEDGE_STATUS.get(image["state"], "PENDING"), view,
+                                         int(image["version"]))
+        logger.info("payment projected onto pledge" if projected else "older payment image skipped",
+                    extra={"pledge_id": image["pledge_id"], "payment_id": image["id"], "state": image["state"]})
+        if projected and image["state"] in PLEDGE_STATUS and old_state != image["state"]:
+            # Counted with the projection's conditional write: a redelivered record counts nothing again.
+            count(name="PaymentsFinished", final_state=image["state"])
 
 
 @logger.inject_lambda_context

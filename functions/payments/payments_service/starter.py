@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from careforall.config import load_settings
 from careforall.observability import logger, metrics, tracer
+from careforall.tracing import annotate, correlation, current_trace_header
 
 from payments_service.dal import StepFunctionsStarter
 from payments_service.logic import payment_id_for
@@ -35,14 +36,20 @@ def start_payment(record: SQSRecord) -> None:
     if event.get("type") != "pledge.created":
         logger.warning("ignoring unexpected event", extra={"type": event.get("type")})
         return
-    data = event["data"]
-    start = StartPayment(payment_id=payment_id_for(data["pledge_id"]), pledge_id=data["pledge_id"],
-                         campaign_id=data["campaign_id"], amount_cents=int(data["amount_cents"]),
-                         currency=data["currency"], payment_method=data["payment_method"],
-                         donor_email=data.get("donor_email"))
-    started = starter().start(start.payment_id, start.model_dump(mode="json"))
-    metrics.add_metric(name="PaymentWorkflowsStarted" if started else "PaymentWorkflowsAlreadyRunning",
-                       unit="Count", value=1)
+    data, correlation_id = event["data"], event.get("correlation_id")
+    with correlation(correlation_id):
+        trace_header = current_trace_header()  # Lambda continued the relay's AWSTraceHeader: the pledge's trace
+        start = StartPayment(payment_id=payment_id_for(data["pledge_id"]), pledge_id=data["pledge_id"],
+                             campaign_id=data["campaign_id"], amount_cents=int(data["amount_cents"]),
+                             currency=data["currency"], payment_method=data["payment_method"],
+                             donor_email=data.get("donor_email"), pledge_created_at=data.get("created_at"),
+                             correlation_id=correlation_id, trace_header=trace_header)
+        annotate(pledge_id=start.pledge_id, payment_id=start.payment_id, correlation_id=correlation_id)
+        started = starter().start(start.payment_id, start.model_dump(mode="json"), trace_header)
+        metrics.add_metric(name="PaymentWorkflowsStarted" if started else "PaymentWorkflowsAlreadyRunning",
+                           unit="Count", value=1)
+        logger.info("payment workflow started" if started else "payment workflow already running",
+                    extra={"pledge_id": start.pledge_id, "payment_id": start.payment_id})
 
 
 @logger.inject_lambda_context

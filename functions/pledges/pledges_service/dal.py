@@ -124,8 +124,11 @@ class SqsEventPublisher:
         self._queue_url = queue_url
         self._client = client or boto3.client("sqs")
 
-    def publish(self, event: PledgeCreatedEvent) -> None:
+    def publish(self, event: PledgeCreatedEvent, trace_header: str | None = None) -> None:
         pledge_id = event.data["pledge_id"]
+        extra = {}
+        if trace_header:  # the consumer's invocation joins the pledge's trace (Lambda reads AWSTraceHeader)
+            extra["MessageSystemAttributes"] = {"AWSTraceHeader": {"DataType": "String", "StringValue": trace_header}}
         self._client.send_message(QueueUrl=self._queue_url, MessageBody=event.model_dump_json(),
-                                  MessageGroupId=pledge_id, MessageDeduplicationId=pledge_id)
+                                  MessageGroupId=pledge_id, MessageDeduplicationId=pledge_id, **extra)
 

@@ -20,9 +20,10 @@ from careforall.observability import logger, metrics, tracer
 from careforall.ratelimit import DynamoWindowCounters
 from careforall.secrets import get_secret
 from careforall.tokens import TokenService
+from careforall.tracing import annotate, current_trace_header
 
 from pledges_service.dal import DynamoCampaignDirectory, DynamoPledgeRepository
-from pledges_service.logic import PledgesService
+from pledges_service.logic import IdempotencyKeyInFlightError, IdempotencyKeyReuseError, PledgesService
 from pledges_service.models import CreatePledgeRequest, LookupRequest, Settings
 
 SETTINGS = load_settings(Settings)
@@ -66,12 +67,23 @@ def optional_caller() -> Caller | None:
 @app.post("/campaigns/<id>/pledges")
 def create_pledge(id: Id, body: Annotated[CreatePledgeRequest, Body()]) -> Response[Any]:  # noqa: A002
     idempotency_key = app.current_event.headers.get("Idempotency-Key")
-    reply = pledges_service().create(optional_caller(), id, idempotency_key, body)
+    correlation_id = logger.get_correlation_id()
+    try:
+        reply = pledges_service().create(optional_caller(), id, idempotency_key, body,
+                                         correlation_id=correlation_id, trace_header=current_trace_header())
+    except (IdempotencyKeyReuseError, IdempotencyKeyInFlightError):
+        metrics.add_metric(name="IdempotencyKeyConflicts", unit="Count", value=1)
+        raise
     headers = {"Location": f"/pledges/{reply.pledge_id}"}
-    if reply.replayed:
+    if reply.replayed:  # a replay is not the donation's trace: annotated apart from it
+        annotate(replayed_pledge_id=reply.pledge_id, correlation_id=correlation_id)
         headers["Idempotent-Replayed"] = "true"
+        metrics.add_metric(name="IdempotentReplays", unit="Count", value=1)
+        logger.info("pledge replayed", extra={"pledge_id": reply.pledge_id})
     else:
+        annotate(pledge_id=reply.pledge_id, correlation_id=correlation_id)
         metrics.add_metric(name="PledgesCreated", unit="Count", value=1)
+        logger.info("pledge created", extra={"pledge_id": reply.pledge_id, "campaign_id": id})
     return Response(status_code=reply.status, content_type="application/json", body=reply.body, headers=headers)
 
 

@@ -131,7 +131,8 @@ class PledgesService:
 
     # ------------------------------------------------------------------ create
     def create(self, caller: Caller | None, campaign_id: str, idempotency_key: str | None,
-               request: CreatePledgeRequest) -> Reply:
+               request: CreatePledgeRequest, correlation_id: str | None = None,
+               trace_header: str | None = None) -> Reply:
         if not idempotency_key:
             raise MissingIdempotencyKeyError("The Idempotency-Key header is required: send a new unique key per pledge.")
         if not IDEMPOTENCY_KEY.match(idempotency_key):
@@ -151,7 +152,7 @@ class PledgesService:
             donor_email=donor_email, donor_name=request.donor_name, message=request.message,
             amount_cents=to_cents(request.amount), currency=currency, payment_method=request.payment_method,
             created_at=now, updated_at=now, scope=scope, fingerprint=fingerprint,
-            receipt_token_hash=_hash(receipt_token))
+            receipt_token_hash=_hash(receipt_token), correlation_id=correlation_id, trace_header=trace_header)
         created_body = PledgeCreatedOut(**self._out(record).model_dump(), receipt_token=receipt_token)
         record.response_body = created_body.model_dump_json()
 

@@ -91,6 +91,10 @@ class PledgeRecord(BaseModel):
     receipt_token_hash: str
     response_status: int = 201
     response_body: str = ""
+    # Observability only: the request's correlation id and X-Ray trace header travel with the pledge
+    # through the stream (which carries no trace header of its own) to every later hop.
+    correlation_id: str | None = None
+    trace_header: str | None = None
 
 
 class PledgeOut(BaseModel):
@@ -124,4 +128,5 @@ class PledgeCreatedEvent(BaseModel):
     version: int = 1
     id: str  # the event id: one per pledge, so consumers can deduplicate
     occurred_at: str
+    correlation_id: str | None = None  # the pledge request's, so every later log line can name it
     data: dict[str, Any]

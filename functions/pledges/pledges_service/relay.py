@@ -18,6 +18,7 @@ from careforall.clock import now_iso
 from careforall.config import load_settings
 from careforall.money import format_amount, from_cents
 from careforall.observability import logger, metrics, tracer
+from careforall.tracing import correlation, joined_trace
 
 from pledges_service.dal import SqsEventPublisher
 from pledges_service.models import PledgeCreatedEvent, RelaySettings
@@ -32,7 +33,8 @@ def publisher() -> SqsEventPublisher:
 
 
 def pledge_created(image: dict[str, Any]) -> PledgeCreatedEvent:
-    return PledgeCreatedEvent(id=f"pledge.created:{image['id']}", occurred_at=now_iso(), data={
+    return PledgeCreatedEvent(id=f"pledge.created:{image['id']}", occurred_at=now_iso(),
+                              correlation_id=image.get("correlation_id"), data={
         "pledge_id": image["id"], "campaign_id": image["campaign_id"], "donor_id": image.get("donor_id"),
         "donor_email": image["donor_email"], "amount": format_amount(from_cents(int(image["amount_cents"]))),
         "amount_cents": int(image["amount_cents"]), "currency": image["currency"],
@@ -47,8 +49,12 @@ def relay_record(record: DynamoDBRecord) -> None:
     image = record.dynamodb.new_image
     if image.get("entity") != "PLEDGE":
         return
-    publisher().publish(pledge_created(image))
-    metrics.add_metric(name="PledgeEventsPublished", unit="Count", value=1)
+    with correlation(image.get("correlation_id")), \
+            joined_trace(image.get("trace_header"), pledge_id=image["id"],
+                         correlation_id=image.get("correlation_id")) as trace_header:
+        publisher().publish(pledge_created(image), trace_header)
+        metrics.add_metric(name="PledgeEventsPublished", unit="Count", value=1)
+        logger.info("pledge.created published", extra={"pledge_id": image["id"]})
 
 
 @logger.inject_lambda_context

@@ -20,6 +20,7 @@ from careforall import dynamo, signatures
 from careforall.config import BaseSettings, load_settings
 from careforall.observability import logger, metrics, tracer
 from careforall.secrets import get_secret
+from careforall.tracing import annotate, correlation, current_trace_header
 
 from sandbox_provider.provider import ProviderPayment, SandboxProvider, WebhookPlan
 
@@ -73,7 +74,11 @@ class SqsWebhookOutbox:
         self._client = boto3.client("sqs")
 
     def schedule(self, event: dict, delay_seconds: int) -> None:
-        self._client.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(event), DelaySeconds=delay_seconds)
+        extra, trace_header = {}, current_trace_header()
+        if trace_header:  # the webhook's delivery joins the payment's trace
+            extra["MessageSystemAttributes"] = {"AWSTraceHeader": {"DataType": "String", "StringValue": trace_header}}
+        self._client.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(event), DelaySeconds=delay_seconds,
+                                  **extra)
 
 
 @cache
@@ -84,20 +89,23 @@ def sandbox() -> SandboxProvider:
                                        max_delay_seconds=SETTINGS.max_delay_seconds))
 
 
-@logger.inject_lambda_context(correlation_id_path="payment_id")
+@logger.inject_lambda_context(correlation_id_path="metadata.correlation_id")
 @tracer.capture_lambda_handler
 def provider_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """{"action": "authorize"|"capture"|"status", "payment_id", "amount_cents", "payment_method", ...}"""
+    """{"action": "authorize"|"capture"|"status", "payment_id", "amount_cents", "payment_method", "metadata"?}"""
     action = event["action"]
+    annotate(payment_id=event.get("payment_id"), correlation_id=logger.get_correlation_id())
     if action == "authorize":
-        answer = sandbox().authorize(event["payment_id"], int(event["amount_cents"]), event["payment_method"])
+        answer = sandbox().authorize(event["payment_id"], int(event["amount_cents"]), event["payment_method"],
+                                     metadata=event.get("metadata"))
     elif action == "capture":
         answer = sandbox().capture(event["payment_id"])
     elif action == "status":
         answer = sandbox().status(event["payment_id"])
     else:
         raise ValueError(f"unknown provider action {action!r}")
-    logger.info("provider call", extra={"action": action, "status": answer["status"]})
+    logger.info("provider call", extra={"action": action, "status": answer["status"],
+                                        "payment_id": event.get("payment_id")})
     return answer
 
 
@@ -110,10 +118,17 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def deliver(record: SQSRecord) -> None:
     event = json.loads(record.body)
+    correlation_id = ((event.get("data") or {}).get("metadata") or {}).get("correlation_id")
+    with correlation(correlation_id):
+        send_webhook(event, correlation_id)
+
+
+def send_webhook(event: dict, correlation_id: str | None) -> None:
     event["created"] = int(time.time())
     body = json.dumps(event, separators=(",", ":")).encode()
     request = urllib.request.Request(SETTINGS.webhook_url, data=body, method="POST", headers={
         "Content-Type": "application/json",
+        **({"X-Correlation-Id": correlation_id} if correlation_id else {}),
         signatures.HEADER: signatures.sign(get_secret(SETTINGS.webhook_secret_id), body)})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -127,6 +142,7 @@ def deliver(record: SQSRecord) -> None:
     if status >= 400:
         logger.error("webhook refused for good", extra={"status": status, "event_id": event["id"]})
     metrics.add_metric(name="SandboxWebhooksDelivered", unit="Count", value=1)
+    logger.info("webhook delivered", extra={"event_id": event["id"], "type": event["type"], "status": status})
 
 
 @logger.inject_lambda_context

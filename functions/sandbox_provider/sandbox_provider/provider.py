@@ -23,6 +23,7 @@ class ProviderPayment:
     status: str  # authorized | completed | failed
     amount_cents: int
     reason: str | None = None
+    metadata: dict | None = None  # the merchant's, echoed in every webhook (e.g. the correlation id)
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,13 @@ class SandboxProvider:
         self._plan = plan
         self._rng = rng or random.Random()
 
-    def authorize(self, payment_id: str, amount_cents: int, payment_method: str) -> dict:
+    def authorize(self, payment_id: str, amount_cents: int, payment_method: str,
+                  metadata: dict | None = None) -> dict:
         declined = payment_method in DECLINED_TOKENS
         stored = self._store.put_new(ProviderPayment(
             payment_id=payment_id, provider_ref=provider_ref_for(payment_id),
             status="failed" if declined else "authorized", amount_cents=amount_cents,
-            reason="card_declined" if declined else None))
+            reason="card_declined" if declined else None, metadata=metadata or None))
         if stored.status == "failed":
             self._announce("payment.failed", stored)
             return {"provider_ref": stored.provider_ref, "status": "failed", "reason": stored.reason}
@@ -95,7 +97,8 @@ class SandboxProvider:
             return
         event = {"id": f"evt_{uuid.uuid4().hex}", "type": event_type, "created": 0, "data": {
             "payment_id": payment.payment_id, "provider_ref": payment.provider_ref, "amount": payment.amount_cents,
-            **({"reason": payment.reason} if payment.reason else {})}}
+            **({"reason": payment.reason} if payment.reason else {}),
+            **({"metadata": payment.metadata} if payment.metadata else {})}}
         copies = 2 if self._rng.random() < self._plan.duplicate_rate else 1
         for _ in range(copies):
             delay = self._rng.randint(0, self._plan.max_delay_seconds) if self._plan.max_delay_seconds else 0

@@ -38,11 +38,13 @@ class DynamoTotalsStore:
         return found
 
     def apply(self, delta: CampaignDelta) -> bool:
+        # correlation_ids: which donations this change of the totals includes (ops follow them to the push).
         items = [{"Update": {
             "TableName": self._totals, "Key": dynamo.to_item({"campaign_id": delta.campaign_id}),
-            "UpdateExpression": "ADD total_cents :amount, pledge_count :count SET updated_at = :now",
+            "UpdateExpression": "ADD total_cents :amount, pledge_count :count "
+                                "SET updated_at = :now, correlation_ids = :ids",
             "ExpressionAttributeValues": dynamo.to_values({":amount": delta.amount_cents, ":count": delta.pledge_count,
-                                                           ":now": now_iso()})}}]
+                                                           ":now": now_iso(), ":ids": delta.correlation_ids})}}]
         for entry, replaces in delta.entries:
             put = {"TableName": self._ledger, "Item": dynamo.to_item(entry.model_dump())}
             if replaces is None:

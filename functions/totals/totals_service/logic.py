@@ -9,7 +9,7 @@ atomically, once per campaign per batch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Protocol
 
 from careforall.errors import NotFoundError
@@ -27,6 +27,13 @@ class CampaignDelta:
     amount_cents: int
     pledge_count: int
     entries: list[tuple[LedgerEntry, int | None]]  # new entry, version it replaces (None: first time)
+    correlation_ids: list[str] = field(default_factory=list)  # the donations this write includes, for ops
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    writes: dict[str, int]  # totals writes per campaign: one, unless contended
+    applied: list[PaymentChange]  # the changes the totals now include (repeats and older records left out)
 
 
 class TotalsStore(Protocol):
@@ -53,7 +60,7 @@ def fold(changes: Iterable[PaymentChange]) -> dict[str, list[PaymentChange]]:
 
 def delta_for(campaign_id: str, changes: list[PaymentChange], ledger: dict[str, LedgerEntry]) -> CampaignDelta:
     amount = count = 0
-    entries = []
+    entries, correlation_ids = [], []
     for change in changes:
         known = ledger.get(change.payment_id)
         if known is not None and known.version >= change.version:
@@ -66,29 +73,36 @@ def delta_for(campaign_id: str, changes: list[PaymentChange], ledger: dict[str, 
         entries.append((LedgerEntry(payment_id=change.payment_id, campaign_id=campaign_id, version=change.version,
                                     counted=change.counted, amount_cents=change.amount_cents),
                         known.version if known else None))
-    return CampaignDelta(campaign_id, amount, count, entries)
+        if change.correlation_id:
+            correlation_ids.append(change.correlation_id)
+    return CampaignDelta(campaign_id, amount, count, entries, correlation_ids)
 
 
 class TotalsAggregator:
     def __init__(self, store: TotalsStore) -> None:
         self._store = store
 
-    def apply_batch(self, changes: Iterable[PaymentChange]) -> dict[str, int]:
-        """Apply a batch; returns the number of totals writes per campaign (one, unless contended)."""
+    def apply_batch(self, changes: Iterable[PaymentChange]) -> BatchResult:
+        """Apply a batch: one totals write per campaign (unless contended), each change at most once."""
         writes: dict[str, int] = {}
+        applied: list[PaymentChange] = []
         for campaign_id, campaign_changes in fold(changes).items():
             for start in range(0, len(campaign_changes), MAX_PAYMENTS_PER_WRITE):
                 chunk = campaign_changes[start:start + MAX_PAYMENTS_PER_WRITE]
-                writes[campaign_id] = writes.get(campaign_id, 0) + self._apply(campaign_id, chunk)
-        return writes
+                written = self._apply(campaign_id, chunk)
+                writes[campaign_id] = writes.get(campaign_id, 0) + (1 if written else 0)
+                applied += written
+        return BatchResult(writes, applied)
 
-    def _apply(self, campaign_id: str, changes: list[PaymentChange]) -> int:
+    def _apply(self, campaign_id: str, changes: list[PaymentChange]) -> list[PaymentChange]:
+        """The changes written (none when all were already included)."""
         for _ in range(MAX_ATTEMPTS):
             delta = delta_for(campaign_id, changes, self._store.ledger([c.payment_id for c in changes]))
             if not delta.entries:
-                return 0
+                return []
             if self._store.apply(delta):
-                return 1
+                included = {entry.payment_id for entry, _ in delta.entries}
+                return [c for c in changes if c.payment_id in included]
         raise RuntimeError(f"totals of campaign {campaign_id} kept changing underneath; the batch will be retried")
 
 

@@ -27,6 +27,8 @@ class PaymentChange(BaseModel):
     amount_cents: int
     state: str
     version: int
+    correlation_id: str | None = None
+    trace_header: str | None = None
 
     @property
     def counted(self) -> bool:

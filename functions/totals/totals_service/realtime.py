@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -26,7 +27,8 @@ from careforall.clock import now_iso
 from careforall.config import BaseSettings, load_settings
 from careforall.mail import SesMailer
 from careforall.money import format_amount, from_cents
-from careforall.observability import logger, metrics, tracer
+from careforall.observability import count, logger, metrics, tracer
+from careforall.tracing import correlation, joined_trace
 
 
 class Settings(BaseSettings):
@@ -79,7 +81,10 @@ def push(connection_ids: list[str], message: dict) -> int:
                 dynamo.client().delete_item(TableName=SETTINGS.connections_table_name,
                                             Key=dynamo.to_item({"connection_id": connection_id}))
             else:
+                count(name="NotificationFailures", channel="websocket")
                 raise
+    if sent:
+        metrics.add_metric(name="PushesSent", unit="Count", value=sent)
     return sent
 
 
@@ -108,6 +113,7 @@ def send_once(table: str, key: dict, attribute: str, to: str, subject: str, text
     try:
         mailer().send(to, subject, text)
     except Exception:
+        count(name="NotificationFailures", channel="email")
         unmark(table, key, attribute)  # not sent: let the retry send it
         raise
     return True
@@ -121,6 +127,15 @@ def on_pledge(record: DynamoDBRecord) -> None:
         return
     if new.get("status") == old.get("status") and new.get("payment") == old.get("payment"):
         return  # nothing the donor can see changed
+    with correlation(new.get("correlation_id")), \
+            joined_trace(new.get("trace_header"), pledge_id=new["id"], correlation_id=new.get("correlation_id")):
+        notify_pledge(new, old)
+
+
+def notify_pledge(new: dict, old: dict) -> None:
+    seconds = _seconds_between(new.get("created_at"), new.get("updated_at"))
+    if new.get("status") != old.get("status") and new.get("status") in ("COMPLETED", "FAILED"):
+        logger.info("pledge finished", extra={"pledge_id": new["id"], "status": new["status"], "seconds": seconds})
     amount = format_amount(from_cents(int(new["amount_cents"])))
     if new.get("donor_id"):
         push(connections("by_user", "user_id", new["donor_id"]), {
@@ -134,6 +149,16 @@ def on_pledge(record: DynamoDBRecord) -> None:
                      f"Pledge: {new['id']}\nCampaign: {new['campaign_id']}\n"
                      f"Payment: {(new.get('payment') or {}).get('id')}\n"):
             metrics.add_metric(name="ReceiptsSent", unit="Count", value=1)
+            logger.info("receipt sent", extra={"pledge_id": new["id"]})
+            if seconds is not None:  # measured once per pledge, with its one receipt, however often records come
+                metrics.add_metric(name="PledgeToCompletionSeconds", unit="Seconds", value=seconds)
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    try:
+        return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
+    except (TypeError, ValueError):
+        return None
 
 
 # ---------------------------------------------------------------------------------------- totals stream
@@ -142,15 +167,18 @@ def on_totals(record: DynamoDBRecord) -> None:
     old = (record.dynamodb.old_image if record.dynamodb else None) or {}
     if not new:
         return
-    total, count = int(new.get("total_cents", 0)), int(new.get("pledge_count", 0))
+    total, pledge_count = int(new.get("total_cents", 0)), int(new.get("pledge_count", 0))
     campaign_id, goal = new["campaign_id"], int(new.get("goal_cents", 0))
-    if old and (total, count, goal) == (int(old.get("total_cents", 0)), int(old.get("pledge_count", 0)),
-                                        int(old.get("goal_cents", 0))):
+    if old and (total, pledge_count, goal) == (int(old.get("total_cents", 0)), int(old.get("pledge_count", 0)),
+                                               int(old.get("goal_cents", 0))):
         return  # e.g. the goal note's own mark, or moto's no-op MODIFY
     # A new goal (PATCH /campaigns/{id}) changes the totals too: pushed, and a lowered goal may be reached now.
+    logger.info("totals changed", extra={"campaign_id": campaign_id, "total_cents": total,
+                                         "pledge_count": pledge_count,
+                                         "correlation_ids": new.get("correlation_ids") or []})
     push(connections("by_campaign", "campaign_id", campaign_id), {
         "type": "totals.updated", "campaign_id": campaign_id, "total_amount": format_amount(from_cents(total)),
-        "pledge_count": count, "goal_amount": format_amount(from_cents(goal)), "currency": new.get("currency"),
+        "pledge_count": pledge_count, "goal_amount": format_amount(from_cents(goal)), "currency": new.get("currency"),
         "updated_at": new.get("updated_at")})
     if goal > 0 and total >= goal:
         owner_email = _owner_email(campaign_id)

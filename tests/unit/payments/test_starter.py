@@ -39,7 +39,7 @@ def machine_arn(payments_stack, sfn, monkeypatch) -> str:
 
 def _message(pledge_id: str = PLEDGE_ID, event_type: str = "pledge.created", **data) -> dict:
     body = {"type": event_type, "version": 1, "id": f"{event_type}:{pledge_id}",
-            "occurred_at": "2025-04-09T12:34:57.012Z",
+            "occurred_at": "2025-04-09T12:34:57.012Z", "correlation_id": "req-7f3a",
             "data": {"pledge_id": pledge_id, "campaign_id": "0b6f2f3e-8d1c-4c55-9a0e-6f2b8a7c9d10", "donor_id": None,
                      "donor_email": "guest.donor@example.com", "amount": "25.00", "amount_cents": 2500,
                      "currency": "USD", "payment_method": "pm_card_visa", "created_at": "2025-04-09T12:34:56.789Z",
@@ -82,7 +82,9 @@ def test_start_execution_input_is_start_payment(payments_stack, sfn, machine_arn
     payload = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
     assert payload == {"payment_id": payment_id_for(PLEDGE_ID), "pledge_id": PLEDGE_ID,
                        "campaign_id": "0b6f2f3e-8d1c-4c55-9a0e-6f2b8a7c9d10", "amount_cents": 2500, "currency": "USD",
-                       "payment_method": "pm_card_visa", "donor_email": "guest.donor@example.com"}
+                       "payment_method": "pm_card_visa", "donor_email": "guest.donor@example.com",
+                       "pledge_created_at": "2025-04-09T12:34:56.789Z", "correlation_id": "req-7f3a",
+                       "trace_header": None}
 
 
 def test_start_same_message_twice_starts_nothing_new_and_is_not_a_failure(payments_stack, sfn, machine_arn):

@@ -105,7 +105,7 @@ def test_apply_batch_30_payments_over_3_campaigns_writes_once_per_campaign(store
         batch += [change(f"p{i}", "PENDING", 1, campaign, 100 + i), change(f"p{i}", "AUTHORIZED", 2, campaign, 100 + i),
                   change(f"p{i}", "CAPTURED", 3, campaign, 100 + i)]
 
-    writes = TotalsAggregator(store).apply_batch(batch)
+    writes = TotalsAggregator(store).apply_batch(batch).writes
 
     assert writes == {CAMPAIGN_A: 1, CAMPAIGN_B: 1, CAMPAIGN_C: 1}
     assert len(store.applies) == 3
@@ -121,7 +121,7 @@ def test_apply_batch_delivered_twice_leaves_totals_unchanged(store):
     aggregator.apply_batch(batch)
     first = {c: store.total(c) for c in (CAMPAIGN_A, CAMPAIGN_B)}
 
-    writes = aggregator.apply_batch(batch)
+    writes = aggregator.apply_batch(batch).writes
 
     assert writes == {CAMPAIGN_A: 0, CAMPAIGN_B: 0}
     assert {c: store.total(c) for c in (CAMPAIGN_A, CAMPAIGN_B)} == first == {CAMPAIGN_A: (3200, 2),
@@ -157,7 +157,8 @@ def test_apply_batch_with_stale_ledger_retries_and_counts_once(store):
 
     store.before_apply = other_writer_applies_same_payment
 
-    writes = aggregator.apply_batch([change("p1", "CAPTURED", 3), change("p2", "CAPTURED", 3, amount_cents=500)])
+    result = aggregator.apply_batch([change("p1", "CAPTURED", 3), change("p2", "CAPTURED", 3, amount_cents=500)])
+    writes = result.writes
 
     assert writes == {CAMPAIGN_A: 1}
     assert len(store.applies) == 2  # the first was refused, the retry wrote
@@ -183,7 +184,7 @@ def test_apply_batch_over_99_payments_of_one_campaign_splits_into_chunks(store):
     count = 2 * MAX_PAYMENTS_PER_WRITE + 5
     batch = [change(f"p{i}", "CAPTURED", 3, amount_cents=100) for i in range(count)]
 
-    writes = TotalsAggregator(store).apply_batch(batch)
+    writes = TotalsAggregator(store).apply_batch(batch).writes
 
     assert writes == {CAMPAIGN_A: 3}
     assert [len(d.entries) for d in store.applies] == [MAX_PAYMENTS_PER_WRITE, MAX_PAYMENTS_PER_WRITE, 5]
@@ -196,14 +197,17 @@ def test_apply_batch_of_only_repeats_writes_nothing(store):
     aggregator.apply_batch([change("p1", "COMPLETED", 4)])
     applies = len(store.applies)
 
-    writes = aggregator.apply_batch([change("p1", "CAPTURED", 3), change("p1", "COMPLETED", 4)])
+    result = aggregator.apply_batch([change("p1", "CAPTURED", 3), change("p1", "COMPLETED", 4)])
+    writes = result.writes
 
     assert writes == {CAMPAIGN_A: 0}
     assert len(store.applies) == applies
 
 
 def test_apply_batch_of_nothing_writes_nothing(store):
-    assert TotalsAggregator(store).apply_batch([]) == {}
+    result = TotalsAggregator(store).apply_batch([])
+
+    assert (result.writes, result.applied) == ({}, [])
     assert store.applies == []
 
 
