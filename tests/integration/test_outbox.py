@@ -71,10 +71,12 @@ def test_create_pledges_each_starts_one_payment_workflow_named_after_its_payment
     for pledge, method in zip(created, methods):
         described = sfn.describe_execution(executionArn=executions[payment_ids[pledge["id"]]]["executionArn"])
         started_with = json.loads(described["input"])
+        correlation_id, trace_header = started_with.pop("correlation_id"), started_with.pop("trace_header")
         assert started_with == {
             "payment_id": payment_ids[pledge["id"]], "pledge_id": pledge["id"], "campaign_id": campaign["id"],
             "amount_cents": amount_cents(pledge["amount"]), "currency": pledge["currency"],
-            "payment_method": method, "donor_email": pledge["donor_email"]}
+            "payment_method": method, "donor_email": pledge["donor_email"], "pledge_created_at": pledge["created_at"]}
+        assert correlation_id and trace_header.startswith("Root=1-")  # the donation's, for logs and X-Ray
 
 
 def test_redeliver_pledge_created_after_its_workflow_ended_starts_no_second_execution(session_client, campaign):

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from careforall.config import load_settings
 from careforall.observability import logger, metrics, tracer
-from careforall.tracing import annotate, correlation, current_trace_header
+from careforall.tracing import correlation, joined_trace
 
 from payments_service.dal import StepFunctionsStarter
 from payments_service.logic import payment_id_for
@@ -37,14 +37,15 @@ def start_payment(record: SQSRecord) -> None:
         logger.warning("ignoring unexpected event", extra={"type": event.get("type")})
         return
     data, correlation_id = event["data"], event.get("correlation_id")
-    with correlation(correlation_id):
-        trace_header = current_trace_header()  # Lambda continued the relay's AWSTraceHeader: the pledge's trace
+    # A batch's invocation joins its first message's trace only: each message continues its own.
+    with correlation(correlation_id), \
+            joined_trace(record.attributes.aws_trace_header, pledge_id=data["pledge_id"],
+                         payment_id=payment_id_for(data["pledge_id"]), correlation_id=correlation_id) as trace_header:
         start = StartPayment(payment_id=payment_id_for(data["pledge_id"]), pledge_id=data["pledge_id"],
                              campaign_id=data["campaign_id"], amount_cents=int(data["amount_cents"]),
                              currency=data["currency"], payment_method=data["payment_method"],
                              donor_email=data.get("donor_email"), pledge_created_at=data.get("created_at"),
                              correlation_id=correlation_id, trace_header=trace_header)
-        annotate(pledge_id=start.pledge_id, payment_id=start.payment_id, correlation_id=correlation_id)
         started = starter().start(start.payment_id, start.model_dump(mode="json"), trace_header)
         metrics.add_metric(name="PaymentWorkflowsStarted" if started else "PaymentWorkflowsAlreadyRunning",
                            unit="Count", value=1)

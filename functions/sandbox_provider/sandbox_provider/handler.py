@@ -129,6 +129,8 @@ def send_webhook(event: dict, correlation_id: str | None) -> None:
     request = urllib.request.Request(SETTINGS.webhook_url, data=body, method="POST", headers={
         "Content-Type": "application/json",
         **({"X-Correlation-Id": correlation_id} if correlation_id else {}),
+        # The X-Ray SDK does not patch urllib: the platform's API joins this trace through the header.
+        **({"X-Amzn-Trace-Id": trace_header} if (trace_header := current_trace_header()) else {}),
         signatures.HEADER: signatures.sign(get_secret(SETTINGS.webhook_secret_id), body)})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

@@ -56,7 +56,7 @@ def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> dict[s
                     correlation_id=change.correlation_id)
     metrics.add_metric(name="TotalsApplied", unit="Count", value=len(result.applied))
     metrics.add_metric(name="TotalsWrites", unit="Count", value=sum(result.writes.values()))
-    logger.info("totals batch done", extra={"records": len(changes), "campaigns": len(result.writes),
-                                            "writes": result.writes,
-                                            "correlation_ids": [c.correlation_id for c in result.applied]})
+    logger.info("totals applied", extra={"records": len(changes), "campaigns": len(result.writes),
+                                         "writes": result.writes,
+                                         "correlation_ids": [c.correlation_id for c in result.applied]})
     return {"batchItemFailures": []}
