@@ -211,14 +211,15 @@ def pledge_created_message(pledge: dict, payment_method: str) -> dict:
 # ---------------------------------------------------------------- totals: an idle pipeline, table scans, all mail
 
 def ops(base_url: str) -> dict:
-    response = requests.get(f"{base_url}/_local/ops", timeout=10)
+    """The ops page's data (GET /_local/ops/data): functions, event_sources, queues, streams, metrics, ..."""
+    response = requests.get(f"{base_url}/_local/ops/data", timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 
 
 def wait_until_idle(base_url: str, *, quiet_seconds: float = 3.0, timeout: float = 120) -> float:
     """Waits until no function runs and no invocation starts for `quiet_seconds` (longer than a stream poller's
-    retry backoff, 2 s at most), per GET /_local/ops; returns how long it waited."""
+    retry backoff, 2 s at most), per GET /_local/ops/data; returns how long it waited."""
     started = time.monotonic()
     deadline = started + timeout
     last_counts, quiet_since = None, time.monotonic()

@@ -23,6 +23,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_udp_port() -> int:
+    """A UDP port for the stack's X-Ray daemon (CAREFORALL_XRAY_PORT), so stacks never share one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @dataclass
 class RunningStack:
     process: subprocess.Popen
@@ -53,6 +60,7 @@ def start_stack(log_dir: Path, extra_env: dict[str, str] | None = None) -> Runni
         "CAREFORALL_PORT": str(port),
         "CAREFORALL_AWS_PORT": str(aws_port),
         "CAREFORALL_INTERNAL_PORT": str(internal_port),
+        "CAREFORALL_XRAY_PORT": str(free_udp_port()),
         "PYTHONPATH": str(REPO_ROOT / "infra" / "local"),
         **(extra_env or {}),
     })

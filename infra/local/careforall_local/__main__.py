@@ -1,6 +1,6 @@
 """`make run`: the whole CareForAll stack on this machine, built from template.yaml, no Docker.
 
-Processes: this one (API gateway, function runtime) and its children: the AWS emulator
+Processes: this one (API gateway, function runtime, X-Ray daemon on UDP, ops page) and its children: the AWS emulator
 (moto behind 127.0.0.1:4566) and one worker process per warm Lambda execution environment.
 Ctrl-C or SIGTERM stops them all; children also die with this process (PR_SET_PDEATHSIG).
 """
@@ -25,7 +25,10 @@ from careforall_local.gateway import LambdaInvokeApi, RestGateway, stamp_correla
 from careforall_local.openapi import build_openapi
 from careforall_local.chaos import Chaos
 from careforall_local.emulator import MAIL_PATH
+from careforall_local.ops import PLEDGES_TABLE_LOGICAL_ID, OpsService
 from careforall_local.pollers import EventSourcePollers
+from careforall_local.telemetry import Telemetry
+from careforall_local.tracing import start_xray_daemon
 from careforall_local.websocket import WebSocketGateway
 
 log = logging.getLogger("careforall.stack")
@@ -40,6 +43,9 @@ class LocalStack:
         self.gateway: RestGateway | None = None
         self.websocket: WebSocketGateway | None = None
         self.pollers: EventSourcePollers | None = None
+        self.telemetry = Telemetry()
+        self.ops: OpsService | None = None
+        self._xray: asyncio.DatagramTransport | None = None
         self._runners: list[web.AppRunner] = []
         self._openapi: asyncio.Task | None = None
         self._proxy_session = None
@@ -70,18 +76,24 @@ class LocalStack:
         chaos = Chaos.from_env()
         if chaos.active:
             log.warning("chaos switches on: %s", chaos)
+        self._xray = await start_xray_daemon(self.telemetry.traces, s.xray_port)
         self.runtime = FunctionRuntime(model.functions(model.execute_api_rewrites(gateway_url)), s.aws_endpoint,
-                                       s.max_concurrency, chaos)
+                                       s.max_concurrency, chaos, self.telemetry, s.xray_daemon_address)
+        self.ops = OpsService(self.runtime, self.telemetry, model.queues(),
+                              model.table_names().get(PLEDGES_TABLE_LOGICAL_ID), s.aws_endpoint)
+        self.ops.ready = lambda: self.ready
         rest_apis, websocket_apis = model.rest_apis(), model.websocket_apis()
         if len(rest_apis) > 1 or len(websocket_apis) > 1:
             raise RuntimeError("the local gateway serves at most one REST API and one WebSocket API")
         self.gateway = RestGateway(rest_apis[0], self.runtime) if rest_apis else None
         self.websocket = WebSocketGateway(websocket_apis[0], self.runtime) if websocket_apis else None
+        self.ops.websocket = self.websocket
         await self._serve(self._internal_app(), s.internal_port)
         await self._serve(self._public_app(), s.port)
         await self.runtime.prewarm()
         self.pollers = EventSourcePollers(model.event_source_mappings(), self.runtime, s.aws_endpoint,
                                           s.state_dir, chaos)
+        self.ops.pollers = self.pollers
         await self.pollers.start()
         if "SeedAdminFunction" in model.resources:
             await self._seed_admin(model)
@@ -101,6 +113,8 @@ class LocalStack:
             await self._proxy_session.close()
         if self.runtime:
             await self.runtime.shutdown()
+        if self._xray is not None:
+            self._xray.close()
         if self.emulator and self.emulator.returncode is None:
             self.emulator.terminate()
             try:
@@ -169,7 +183,9 @@ class LocalStack:
     def _public_app(self) -> web.Application:
         app = web.Application(client_max_size=11 * 1024 * 1024, middlewares=[_correlation_middleware])
         app.router.add_get("/health", self._health)
-        app.router.add_get("/_local/ops", self._ops)
+        app.router.add_get("/_local/ops", self._ops_page)
+        app.router.add_get("/_local/ops/data", self._ops_data)
+        app.router.add_get("/_local/ops/donations/{key}", self._ops_donation)
         app.router.add_get("/openapi.json", self._openapi_json)
         app.router.add_get("/_local/mail", self._mail)
         if self.websocket:
@@ -184,13 +200,24 @@ class LocalStack:
             return web.json_response({"status": "ok"})
         return web.json_response({"status": "starting" if emulator_up else "degraded"}, status=503)
 
-    async def _ops(self, _: web.Request) -> web.Response:
-        return web.json_response({
-            "ready": self.ready,
-            "functions": self.runtime.stats() if self.runtime else {},
-            "event_sources": self.pollers.stats() if self.pollers else {},
-            "websocket_connections": len(self.websocket.connections) if self.websocket else 0,
-        })
+    async def _ops_page(self, request: web.Request) -> web.Response:
+        from careforall_local.ops_page import OPS_PAGE
+
+        if self.ops is None:
+            return web.Response(text=OPS_PAGE, content_type="text/html", charset="utf-8")
+        return await self.ops.page(request)
+
+    async def _ops_data(self, request: web.Request) -> web.Response:
+        if self.ops is None:  # still starting: the same keys, nothing in them yet
+            return web.json_response({"ready": False, "healthy": False, "problems": ["the local stack is starting"],
+                                      "functions": {}, "event_sources": {}, "streams": [], "queues": [],
+                                      "metrics": [], "recent_donations": [], "websocket_connections": 0})
+        return await self.ops.data_json(request)
+
+    async def _ops_donation(self, request: web.Request) -> web.Response:
+        if self.ops is None:
+            return web.json_response({"status": "starting"}, status=503)
+        return await self.ops.donation_json(request)
 
     async def _mail(self, _: web.Request) -> web.Response:
         """Local only: what the functions sent through (emulated) SES, oldest first."""
@@ -209,7 +236,7 @@ class LocalStack:
         if self._openapi is None or (self._openapi.done() and self._openapi.exception()):
             self._openapi = asyncio.create_task(build_openapi(
                 self.gateway.api, self.runtime.specs, self.settings.aws_endpoint,
-                f"http://127.0.0.1:{self.settings.port}"))
+                f"http://127.0.0.1:{self.settings.port}", self.settings.xray_daemon_address))
         return web.json_response(await asyncio.shield(self._openapi))
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
@@ -227,7 +254,8 @@ class LocalStack:
             "CareForAll local stack is up:",
             f"  REST API      http://127.0.0.1:{s.port}/  (e.g. GET http://127.0.0.1:{s.port}/campaigns)",
             f"  health        http://127.0.0.1:{s.port}/health",
-            f"  ops           http://127.0.0.1:{s.port}/_local/ops",
+            f"  ops           http://127.0.0.1:{s.port}/_local/ops  (JSON: /_local/ops/data)",
+            f"  X-Ray daemon  udp://{s.xray_daemon_address}  (segments kept in memory, timelines on the ops page)",
             f"  mail          http://127.0.0.1:{s.port}/_local/mail",
             f"  WebSocket     ws://127.0.0.1:{s.port}/ws",
             f"  AWS endpoint  {s.aws_endpoint}  (AWS_ENDPOINT_URL; awslocal works)",

@@ -89,6 +89,8 @@ class LambdaInvokeRouter:
             return self._mail(environ, start_response)
         if environ.get("REQUEST_METHOD") == "POST" and "/ses/aws4_request" in environ.get("HTTP_AUTHORIZATION", ""):
             return self._ses(environ, start_response)
+        if environ.get("HTTP_X_AMZN_TRACE_ID") and environ.get("HTTP_X_AMZ_TARGET") == "AmazonSQS.SendMessage":
+            _add_aws_trace_header(environ)
         if moto_patches.is_dynamodb_request(environ):
             with moto_patches.DYNAMODB_LOCK:  # conditional writes must be atomic (moto_patches.py)
                 return list(self._moto(environ, start_response))
@@ -123,7 +125,8 @@ class LambdaInvokeRouter:
         headers = {"Content-Type": "application/json"}
         for wsgi_key, header in (("HTTP_X_AMZ_INVOCATION_TYPE", "X-Amz-Invocation-Type"),
                                  ("HTTP_X_AMZ_LOG_TYPE", "X-Amz-Log-Type"),
-                                 ("HTTP_X_AMZ_CLIENT_CONTEXT", "X-Amz-Client-Context")):
+                                 ("HTTP_X_AMZ_CLIENT_CONTEXT", "X-Amz-Client-Context"),
+                                 ("HTTP_X_AMZN_TRACE_ID", "X-Amzn-Trace-Id")):  # the caller's trace
             if environ.get(wsgi_key):
                 headers[header] = environ[wsgi_key]
         query = environ.get("QUERY_STRING")
@@ -145,6 +148,23 @@ class LambdaInvokeRouter:
         out.append(("Content-Length", str(len(payload))))
         start_response(f"{status} {'OK' if status < 400 else 'Error'}", out)
         return [payload]
+
+
+def _add_aws_trace_header(environ) -> None:
+    """SQS keeps the sender's X-Amzn-Trace-Id as the message's AWSTraceHeader system attribute (unless the
+    request sets one), so a traced sender's consumer joins its trace; moto only keeps an explicit one.
+    (SendMessageBatch: moto drops system attributes altogether, so batch sends carry no trace locally.)"""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    try:
+        request = json.loads(body)
+        header = {"DataType": "String", "StringValue": environ["HTTP_X_AMZN_TRACE_ID"]}
+        request.setdefault("MessageSystemAttributes", {}).setdefault("AWSTraceHeader", header)
+        body = json.dumps(request).encode()
+    except (ValueError, AttributeError, TypeError):
+        pass  # not ours to judge: moto answers it as it is
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
 
 
 def build_app(invoke_url: str):

@@ -3,6 +3,14 @@
 Requests on 127.0.0.1:$CAREFORALL_PORT become API Gateway REST (payload v1) proxy events for the
 function the template routes them to, after the route's authorizer admitted them, exactly as
 API Gateway does; its own refusals use the template's GatewayResponses.
+
+Tracing, as API Gateway and Lambda do it with X-Ray on: a request joins the trace of its
+`X-Amzn-Trace-Id` header when that names a Root, else starts one; the gateway records an
+`AWS::ApiGateway::Stage` segment for it, which is the parent of the authorizer's and the
+function's invocations, passes `X-Amzn-Trace-Id: Root=..;Parent=<stage segment>;Sampled=1` in the
+proxy event's headers and answers with `X-Amzn-Trace-Id: Root=..`. The Lambda Invoke API takes
+the request's `X-Amzn-Trace-Id`, else (a local stand-in for Step Functions' own propagation, which
+moto lacks) a string `trace_header` field of a JSON object payload.
 """
 
 from __future__ import annotations
@@ -22,8 +30,10 @@ from aiohttp import web
 
 from careforall_local.runtime import FunctionRuntime
 from careforall_local.stack import ACCOUNT_ID, REGION, Authorizer, GatewayResponse, RestApiSpec, Route
+from careforall_local.tracing import TraceHeader, new_segment_id, parse_trace_header, upstream_or_new
 
 log = logging.getLogger("careforall.gateway")
+TRACE_HEADER = "X-Amzn-Trace-Id"
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload limit
 INTEGRATION_TIMEOUT_SECONDS = 29
 
@@ -91,6 +101,44 @@ class RestGateway:
 
     # ------------------------------------------------------------------ request flow
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        upstream = upstream_or_new(request.headers.get(TRACE_HEADER))
+        stage_segment = new_segment_id()
+        started = time.time()
+        status = 500
+        try:
+            response = await self._handle(request, upstream.child(stage_segment))
+            status = response.status
+            response.headers[TRACE_HEADER] = f"Root={upstream.root}"
+            return response
+        finally:
+            if upstream.sampled != "0":
+                self.runtime.telemetry.traces.record(
+                    self._stage_segment(request, upstream, stage_segment, started, status))
+
+    def _stage_segment(self, request: web.Request, upstream: TraceHeader, segment_id: str, started: float,
+                       status: int) -> dict[str, Any]:
+        """The AWS::ApiGateway::Stage segment X-Ray records for one request."""
+        segment: dict[str, Any] = {
+            "name": f"{self.api.name or self.api.logical_id}/{self.api.stage}", "id": segment_id,
+            "trace_id": upstream.root, "start_time": started, "end_time": time.time(),
+            "origin": "AWS::ApiGateway::Stage",
+            "http": {"request": {"method": request.method, "url": str(request.url),
+                                 "client_ip": request.remote or "127.0.0.1",
+                                 "user_agent": request.headers.get("User-Agent")},
+                     "response": {"status": status}},
+            "aws": {"api_id": "local", "stage": self.api.stage},
+        }
+        if upstream.parent:
+            segment["parent_id"] = upstream.parent
+        if status == 429:
+            segment["throttle"] = True
+        if 400 <= status < 500:
+            segment["error"] = True
+        elif status >= 500:
+            segment["fault"] = True
+        return segment
+
+    async def _handle(self, request: web.Request, trace: TraceHeader) -> web.StreamResponse:
         request_id = str(uuid.uuid4())
         matched, params = self._match(request.method, request.path)
         if self.bucket is not None and not self.bucket.take():
@@ -108,14 +156,16 @@ class RestGateway:
 
         authorizer_context = None
         if matched.authorizer:
-            outcome = await self._authorize(self.api.authorizers[matched.authorizer], matched, request, request_id)
+            outcome = await self._authorize(self.api.authorizers[matched.authorizer], matched, request, request_id,
+                                            trace)
             if isinstance(outcome, str):
                 return self._gateway_response(outcome, request, request_id)
             authorizer_context = outcome
 
-        event = self._proxy_event(request, body, matched, params, request_id, authorizer_context)
+        event = self._proxy_event(request, body, matched, params, request_id, authorizer_context, trace)
         invocation = asyncio.ensure_future(self.runtime.invoke(matched.function_name, event, source="api",
-                                                               detail=f"{request.method} {request.path}"))
+                                                               detail=f"{request.method} {request.path}",
+                                                               trace_header=str(trace)))
         try:
             # API Gateway stops waiting after 29 s; the function itself runs on to its own Timeout.
             result = await asyncio.wait_for(asyncio.shield(invocation), INTEGRATION_TIMEOUT_SECONDS)
@@ -136,7 +186,7 @@ class RestGateway:
         return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:local/{self.api.stage}/{method.upper()}{path}"
 
     async def _authorize(self, authorizer: Authorizer, route: Route, request: web.Request,
-                         request_id: str) -> dict[str, Any] | str:
+                         request_id: str, trace: TraceHeader | None = None) -> dict[str, Any] | str:
         """The authorizer context on success, else the gateway response type to send."""
         token = request.headers.get(authorizer.header, "")
         if not token:
@@ -151,7 +201,7 @@ class RestGateway:
         else:
             result = await self.runtime.invoke(authorizer.function_name, {
                 "type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}, source="authorizer",
-                detail=f"{request.method} {request.path}")
+                detail=f"{request.method} {request.path}", trace_header=str(trace) if trace else None)
             if not result.ok:
                 if (result.payload or {}).get("errorMessage") == "Unauthorized":
                     return "UNAUTHORIZED"
@@ -169,12 +219,18 @@ class RestGateway:
         return context
 
     def _proxy_event(self, request: web.Request, body: bytes, route: Route, params: dict[str, str],
-                     request_id: str, authorizer: dict[str, Any] | None) -> dict[str, Any]:
+                     request_id: str, authorizer: dict[str, Any] | None,
+                     trace: TraceHeader | None = None) -> dict[str, Any]:
         headers: dict[str, str] = {}
         multi_headers: dict[str, list[str]] = {}
         for name, value in request.headers.items():
+            if trace is not None and name.lower() == TRACE_HEADER.lower():
+                continue  # API Gateway passes its own: the stage segment is the function's parent
             headers[name] = value
             multi_headers.setdefault(name, []).append(value)
+        if trace is not None:
+            headers[TRACE_HEADER] = str(trace)
+            multi_headers[TRACE_HEADER] = [str(trace)]
         query: dict[str, str] = {}
         multi_query: dict[str, list[str]] = {}
         for name, value in request.query.items():
@@ -323,12 +379,26 @@ class LambdaInvokeApi:
         invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if invocation_type == "DryRun":
             return web.Response(status=204)
+        trace_header = invoke_trace_header(request.headers.get(TRACE_HEADER), event)
         if invocation_type == "Event":
-            asyncio.create_task(self.runtime.invoke(name, event, source="async"))
+            asyncio.create_task(self.runtime.invoke(name, event, source="async", trace_header=trace_header))
             return web.Response(status=202)
-        result = await self.runtime.invoke(name, event, source="sdk")
+        result = await self.runtime.invoke(name, event, source="sdk", trace_header=trace_header)
         headers = {"x-amzn-RequestId": result.request_id, "X-Amz-Executed-Version": "$LATEST"}
         if not result.ok:
             headers["X-Amz-Function-Error"] = "Unhandled"
         return web.Response(status=200, body=json.dumps(result.payload).encode(), content_type="application/json",
                             headers=headers)
+
+
+def invoke_trace_header(header: str | None, payload: Any) -> str | None:
+    """The trace an Invoke joins: its X-Amzn-Trace-Id header, else a payload's string `trace_header`.
+
+    On AWS, Step Functions with tracing passes the execution's trace to its Lambda tasks by itself;
+    moto's interpreter does not, so the workflows put the trace header in each task payload.
+    """
+    if parse_trace_header(header) is not None:
+        return header
+    if isinstance(payload, dict) and isinstance(payload.get("trace_header"), str):
+        return payload["trace_header"]
+    return None

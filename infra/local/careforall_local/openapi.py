@@ -13,17 +13,18 @@ import json
 import sys
 from typing import Any
 
-from careforall_local.runtime import lambda_environment
+from careforall_local.runtime import DEFAULT_XRAY_DAEMON_ADDRESS, lambda_environment
 from careforall_local.stack import FunctionSpec, RestApiSpec
 
 _DUMP = ("import importlib, sys; module = importlib.import_module(sys.argv[1]); "
          "print(module.app.get_openapi_json_schema(title='x', version='0'))")
 
 
-async def _function_schema(spec: FunctionSpec, aws_endpoint: str) -> dict[str, Any]:
+async def _function_schema(spec: FunctionSpec, aws_endpoint: str, xray_daemon_address: str) -> dict[str, Any]:
     module = spec.handler.rsplit(".", 1)[0]
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _DUMP, module, env=lambda_environment(spec, aws_endpoint), cwd=str(spec.code_dir),
+        sys.executable, "-c", _DUMP, module, env=lambda_environment(spec, aws_endpoint, xray_daemon_address),
+        cwd=str(spec.code_dir),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await process.communicate()
     if process.returncode != 0:
@@ -32,9 +33,10 @@ async def _function_schema(spec: FunctionSpec, aws_endpoint: str) -> dict[str, A
 
 
 async def build_openapi(api: RestApiSpec, specs: dict[str, FunctionSpec], aws_endpoint: str,
-                        server_url: str) -> dict[str, Any]:
+                        server_url: str, xray_daemon_address: str = DEFAULT_XRAY_DAEMON_ADDRESS) -> dict[str, Any]:
     names = sorted({route.function_name for route in api.routes})
-    schemas = dict(zip(names, await asyncio.gather(*(_function_schema(specs[n], aws_endpoint) for n in names))))
+    schemas = dict(zip(names, await asyncio.gather(*(_function_schema(specs[n], aws_endpoint, xray_daemon_address)
+                                                     for n in names))))
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "CareForAll API", "version": "1.0.0",

@@ -14,6 +14,13 @@ SQS queues:
 - long polling, BatchSize, batching window; successful messages are deleted, failed ones are left
   to reappear after the visibility timeout, so the queue's RedrivePolicy (implemented by moto)
   moves poison messages to the DLQ after maxReceiveCount; partial batch responses are honoured.
+- every system attribute is asked for (AWSTraceHeader included) and handed to the function in the
+  record's `attributes`; the invocation joins the trace of the first record's AWSTraceHeader.
+
+Tracing: a stream record carries no trace header, so each stream invocation starts a new trace
+(as on AWS); an SQS batch joins the first record's AWSTraceHeader trace (as Lambda does).
+Per mapping the pollers count batches and records delivered and, for streams, keep the newest
+ApproximateCreationDateTime delivered, for the ops page's lag.
 """
 
 from __future__ import annotations
@@ -70,17 +77,25 @@ class _Poller:
                          for name in ("dynamodbstreams", "sqs", "dynamodb")}
         self.ready = asyncio.Event()
         self.delivered_batches = 0
+        self.delivered_records = 0
 
     async def call(self, service: str, operation: str, **kwargs) -> dict[str, Any]:
         client = self._clients[service]
         return await asyncio.get_running_loop().run_in_executor(
             self.executor, lambda: getattr(client, operation)(**kwargs))
 
-    async def invoke(self, event: dict[str, Any], source: str) -> InvocationResult:
+    async def invoke(self, event: dict[str, Any], source: str, trace_header: str | None = None) -> InvocationResult:
         if self.chaos.duplicate_batches and self.chaos.applies_to(source, self._logical_id()):
-            await self.runtime.invoke(self.mapping.function_name, event, source=source, detail="(duplicate)")
+            await self.runtime.invoke(self.mapping.function_name, event, source=source, detail="(duplicate)",
+                                      trace_header=trace_header)
         return await self.runtime.invoke(self.mapping.function_name, event, source=source,
-                                         detail=f"{len(event['Records'])} records")
+                                         detail=f"{len(event['Records'])} records", trace_header=trace_header)
+
+    def details(self, now: float | None = None) -> dict[str, Any]:
+        """What the ops page shows of this mapping."""
+        return {"mapping": self.mapping.logical_id, "kind": self.mapping.kind, "function": self._logical_id(),
+                "source_arn": self.mapping.source_arn, "batches_delivered": self.delivered_batches,
+                "records_delivered": self.delivered_records}
 
     def _logical_id(self) -> str:
         spec = self.runtime.specs.get(self.mapping.function_name)
@@ -124,9 +139,27 @@ def _failed_ids(result: InvocationResult) -> set[str] | None:
 
 
 class StreamPoller(_Poller):
+    LAG_ALARM_SECONDS = 30.0
+
     def __init__(self, *args, checkpoints: CheckpointStore, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.checkpoints = checkpoints
+        self.newest_delivered: float | None = None  # ApproximateCreationDateTime of the newest record delivered
+        self.caught_up = False  # the last GetRecords found nothing new and nothing waits to be delivered
+        self.oldest_pending: float | None = None  # creation time of the oldest record read but not yet done
+
+    def details(self, now: float | None = None) -> dict[str, Any]:
+        now = time.time() if now is None else now
+        if self.caught_up:
+            lag = 0.0
+        elif self.oldest_pending is not None:  # how far behind the shard's head the poller is
+            lag = max(0.0, now - self.oldest_pending)
+        else:
+            lag = None
+        return {**super().details(now), "table": self.mapping.source_arn.split(":table/", 1)[-1].split("/", 1)[0],
+                "newest_record_at": self.newest_delivered, "lag_seconds": None if lag is None else round(lag, 3),
+                "caught_up": self.caught_up,
+                "lagging": lag is not None and lag > self.LAG_ALARM_SECONDS}
 
     async def _iterator(self, stream_arn: str, shard_id: str) -> str:
         checkpoint = self.checkpoints.get(self.mapping.logical_id, stream_arn)
@@ -150,6 +183,9 @@ class StreamPoller(_Poller):
                                        Limit=max(1, self.mapping.batch_size - len(buffered)))
             iterator = response.get("NextShardIterator") or iterator
             buffered.extend(response.get("Records", []))
+            self.caught_up = not buffered
+            self.oldest_pending = (_epoch(buffered[0]["dynamodb"].get("ApproximateCreationDateTime"))
+                                   if buffered else None)
             if not buffered:
                 await asyncio.sleep(STREAM_POLL_INTERVAL)
                 continue
@@ -162,6 +198,10 @@ class StreamPoller(_Poller):
             await self._deliver(batch, stream_arn, shard_id, retries=0)
             self.checkpoints.put(self.mapping.logical_id, stream_arn, batch[-1]["dynamodb"]["SequenceNumber"])
             self.delivered_batches += 1
+            self.delivered_records += len(batch)
+            created = _epoch(batch[-1]["dynamodb"].get("ApproximateCreationDateTime"))
+            if created is not None:
+                self.newest_delivered = max(created, self.newest_delivered or created)
 
     async def _current_stream_arn(self) -> str:
         """The mapping names the table's stream; the emulator's stream ARN carries its own label."""
@@ -247,12 +287,15 @@ class SqsPoller(_Poller):
             if not messages:
                 continue
             event = {"Records": [_lambda_sqs_record(m, self.mapping.source_arn) for m in messages]}
-            result = await self.invoke(event, source="sqs")
+            # Lambda joins the trace of the batch's first message (its AWSTraceHeader system attribute).
+            result = await self.invoke(event, source="sqs",
+                                       trace_header=event["Records"][0]["attributes"].get("AWSTraceHeader"))
             done = self._succeeded(messages, result)
             for start in range(0, len(done), 10):
                 await self.call("sqs", "delete_message_batch", QueueUrl=queue_url, Entries=[
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])])
             self.delivered_batches += 1
+            self.delivered_records += len(messages)
 
     def _succeeded(self, messages: list[dict[str, Any]], result: InvocationResult) -> list[dict[str, Any]]:
         if not result.ok:
@@ -268,6 +311,14 @@ class SqsPoller(_Poller):
 async def _queue_url(poller: _Poller, arn: str) -> str:
     name = arn.rsplit(":", 1)[1]
     return (await poller.call("sqs", "get_queue_url", QueueName=name))["QueueUrl"]
+
+
+def _epoch(moment: Any) -> float | None:
+    if isinstance(moment, datetime):
+        return moment.timestamp()
+    if isinstance(moment, (int, float)):
+        return float(moment)
+    return None
 
 
 def _iso(moment: Any) -> str | None:
@@ -345,4 +396,9 @@ class EventSourcePollers:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     def stats(self) -> dict[str, int]:
+        """Batches delivered per mapping (stream batches count once checkpointed)."""
         return {p.mapping.logical_id: p.delivered_batches for p in self.pollers}
+
+    def details(self) -> list[dict[str, Any]]:
+        now = time.time()
+        return [p.details(now) for p in self.pollers]

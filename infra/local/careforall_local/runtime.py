@@ -6,6 +6,12 @@
   Lambda runtime itself sets; the code folder and the layers are its import path.
 - The function's Timeout is enforced: the worker is killed and the caller gets Sandbox.Timedout.
 - Every invocation is logged with its source, duration, outcome and whether it was cold.
+- As the Lambda service does with active tracing, every invocation gets a function segment in the
+  caller's trace (or a new one): the worker's `_X_AMZN_TRACE_ID` is `Root=<trace>;Parent=<that
+  segment>;Sampled=1`, so the X-Ray SDK inside (Powertools Tracer) sends its subsegments, by UDP to
+  AWS_XRAY_DAEMON_ADDRESS, under it. The segment itself goes straight to the stack's collector.
+- What a function writes is relayed to the stack's log and read for EMF metrics and correlated
+  log lines (telemetry.py).
 """
 
 from __future__ import annotations
@@ -20,14 +26,18 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from careforall_local.chaos import Chaos
 from careforall_local.stack import ACCOUNT_ID, REGION, FunctionSpec
+from careforall_local.telemetry import Telemetry
+from careforall_local.tracing import TraceHeader, new_root, new_segment_id, parse_trace_header
 
 log = logging.getLogger("careforall.runtime")
 STREAM_LIMIT = 64 * 1024 * 1024  # Lambda's synchronous payload limit is 6 MB; leave room for encoding
 INFRA_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_XRAY_DAEMON_ADDRESS = "127.0.0.1:2000"
+LineSink = Callable[[str, str], None]  # (function logical id, line)
 
 
 @dataclass
@@ -38,6 +48,8 @@ class InvocationResult:
     duration_ms: float
     cold_start: bool
     init_ms: float | None = None
+    trace_id: str | None = None  # the X-Ray trace the invocation ran in
+    segment_id: str | None = None  # its AWS::Lambda::Function segment
 
     @property
     def error_type(self) -> str | None:
@@ -49,20 +61,22 @@ class WorkerDied(Exception):
 
 
 class Worker:
-    def __init__(self, spec: FunctionSpec, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, spec: FunctionSpec, process: asyncio.subprocess.Process,
+                 on_line: LineSink | None = None) -> None:
         self.spec = spec
         self.process = process
         self.init_ms: float | None = None
         self.used = False
         self._relay: asyncio.Task | None = None
+        self._on_line = on_line
 
     @classmethod
-    async def start(cls, spec: FunctionSpec, env: dict[str, str]) -> "Worker":
+    async def start(cls, spec: FunctionSpec, env: dict[str, str], on_line: LineSink | None = None) -> "Worker":
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "careforall_local.worker", spec.handler,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env=env, cwd=str(spec.code_dir), limit=STREAM_LIMIT, preexec_fn=_die_with_parent)
-        worker = cls(spec, process)
+        worker = cls(spec, process, on_line)
         worker._relay = asyncio.create_task(worker._relay_logs())
         line = await process.stdout.readline()
         if not line:
@@ -77,13 +91,20 @@ class Worker:
         return worker
 
     async def _relay_logs(self) -> None:
-        """Function output, prefixed with its name: the local CloudWatch Logs."""
-        prefix = f"[{self.spec.logical_id}] "
+        """Function output, prefixed with its name: the local CloudWatch Logs (and its metrics and log index)."""
+        logical_id = self.spec.logical_id
+        prefix = f"[{logical_id}] "
         while True:
             line = await self.process.stderr.readline()
             if not line:
                 return
-            sys.stderr.write(prefix + line.decode("utf-8", "replace"))
+            text = line.decode("utf-8", "replace")
+            sys.stderr.write(prefix + text)
+            if self._on_line is not None:
+                try:
+                    self._on_line(logical_id, text)
+                except Exception:  # noqa: BLE001 - telemetry must never stop a function's log
+                    log.debug("log line not indexed", exc_info=True)
 
     async def call(self, request: dict[str, Any]) -> dict[str, Any]:
         self.used = True
@@ -107,9 +128,11 @@ class Worker:
 
 
 class FunctionPool:
-    def __init__(self, spec: FunctionSpec, env: dict[str, str], max_concurrency: int) -> None:
+    def __init__(self, spec: FunctionSpec, env: dict[str, str], max_concurrency: int,
+                 on_line: LineSink | None = None) -> None:
         self.spec = spec
         self.env = env
+        self.on_line = on_line
         cap = spec.reserved_concurrency if spec.reserved_concurrency is not None else max_concurrency
         self.max_concurrency = max(1, min(int(cap), max_concurrency))
         self.idle: deque[Worker] = deque()
@@ -131,7 +154,7 @@ class FunctionPool:
                     break
                 await self._freed.wait()
         try:
-            worker = await Worker.start(self.spec, self.env)
+            worker = await Worker.start(self.spec, self.env, self.on_line)
         except BaseException:
             async with self._freed:
                 self.count -= 1
@@ -154,7 +177,7 @@ class FunctionPool:
         worker, _ = await self._acquire()
         await self._release(worker, healthy=True)
 
-    async def invoke(self, event: Any, trace_id: str | None = None) -> InvocationResult:
+    async def invoke(self, event: Any, trace_header: str | None = None) -> InvocationResult:
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
         self.invocations += 1
@@ -169,7 +192,7 @@ class FunctionPool:
         try:
             reply = await asyncio.wait_for(
                 worker.call({"request_id": request_id, "event": event, "deadline_ms": deadline_ms,
-                             "trace_id": trace_id}),
+                             "trace_id": trace_header}),
                 timeout=self.spec.timeout)
             ok, payload = reply["ok"], reply.get("result") if reply["ok"] else reply.get("error")
         except asyncio.TimeoutError:
@@ -194,10 +217,14 @@ class FunctionRuntime:
     """All functions of the stack, by physical name."""
 
     def __init__(self, specs: dict[str, FunctionSpec], aws_endpoint: str, max_concurrency: int = 8,
-                 chaos: Chaos | None = None) -> None:
+                 chaos: Chaos | None = None, telemetry: Telemetry | None = None,
+                 xray_daemon_address: str = DEFAULT_XRAY_DAEMON_ADDRESS) -> None:
         self.specs = specs
         self.chaos = chaos or Chaos()
-        self.pools = {name: FunctionPool(spec, lambda_environment(spec, aws_endpoint), max_concurrency)
+        self.telemetry = telemetry or Telemetry()
+        self.xray_daemon_address = xray_daemon_address
+        self.pools = {name: FunctionPool(spec, lambda_environment(spec, aws_endpoint, xray_daemon_address),
+                                         max_concurrency, self.telemetry.observe_line)
                       for name, spec in specs.items()}
 
     def has(self, name: str) -> bool:
@@ -208,28 +235,42 @@ class FunctionRuntime:
         return self.pools.get(name)
 
     async def invoke(self, name_or_arn: str, event: Any, source: str, detail: str = "",
-                     trace_id: str | None = None) -> InvocationResult:
+                     trace_header: str | None = None) -> InvocationResult:
+        """Run the function once. `trace_header` is the caller's X-Amzn-Trace-Id (None: a new trace)."""
         pool = self._resolve(name_or_arn)
         if pool is None:
             raise KeyError(name_or_arn)
+        upstream = parse_trace_header(trace_header)
+        root = upstream.root if upstream else new_root()
+        segment_id = new_segment_id()
+        sampled = not (upstream and upstream.sampled == "0")  # Lambda follows the caller's decision
+        worker_header = str(TraceHeader(root, segment_id, "1" if sampled else "0"))
+        started = time.time()
         if self.chaos.active and self.chaos.applies_to(source, pool.spec.logical_id):
-            result = await self._invoke_with_chaos(pool, event, trace_id)
+            result = await self._invoke_with_chaos(pool, event, worker_header)
         else:
-            result = await pool.invoke(event, trace_id)
+            result = await pool.invoke(event, worker_header)
+        ended = time.time()
+        result.trace_id, result.segment_id = root, segment_id
+        self.telemetry.function(pool.spec.logical_id).record(
+            result.ok, result.duration_ms, result.cold_start, None if result.ok else result.payload, ended)
+        if sampled:
+            self.telemetry.traces.record(_function_segment(
+                pool.spec, result, source, root, segment_id, upstream.parent if upstream else None, started, ended))
         outcome = "ok" if result.ok else f"error {result.error_type}"
         start = f"cold (init {result.init_ms:.0f} ms)" if result.cold_start and result.init_ms else "warm"
         log.info("invoke %s source=%s %s%.1f ms %s %s", pool.spec.logical_id, source,
                  f"{detail} " if detail else "", result.duration_ms, outcome, start)
         return result
 
-    async def _invoke_with_chaos(self, pool: FunctionPool, event: Any, trace_id: str | None) -> InvocationResult:
+    async def _invoke_with_chaos(self, pool: FunctionPool, event: Any, trace_header: str) -> InvocationResult:
         if self.chaos.latency_ms:
             await asyncio.sleep(self.chaos.latency_ms / 1000)
         if self.chaos.roll(self.chaos.fail_before):
             return InvocationResult(str(uuid.uuid4()), False, {
                 "errorType": "Chaos.FailBeforeHandler", "errorMessage": "chaos: failed before the handler ran"},
                 0.0, False)
-        result = await pool.invoke(event, trace_id)
+        result = await pool.invoke(event, trace_header)
         if result.ok and self.chaos.roll(self.chaos.fail_after):
             # The handler's writes happened; the caller sees a failure and retries, as after a crash.
             return InvocationResult(result.request_id, False, {
@@ -249,13 +290,44 @@ class FunctionRuntime:
     async def shutdown(self) -> None:
         await asyncio.gather(*(p.shutdown() for p in self.pools.values()), return_exceptions=True)
 
-    def stats(self) -> dict[str, dict[str, int]]:
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Per function (logical id): its pool (workers, idle, invocations, cold_starts, max_concurrency) and
+        its outcomes (errors, errors_last_minute, p50_ms, p99_ms over the last 2,000, last_error)."""
+        now = time.time()
         return {p.spec.logical_id: {"workers": p.count, "idle": len(p.idle), "invocations": p.invocations,
-                                    "cold_starts": p.cold_starts, "max_concurrency": p.max_concurrency}
+                                    "cold_starts": p.cold_starts, "max_concurrency": p.max_concurrency,
+                                    **self.telemetry.function(p.spec.logical_id).snapshot(now)}
                 for p in self.pools.values()}
 
+    def function_names(self) -> dict[str, str]:
+        """Physical name -> logical id of every function."""
+        return {name: spec.logical_id for name, spec in self.specs.items()}
 
-def lambda_environment(spec: FunctionSpec, aws_endpoint: str) -> dict[str, str]:
+
+def _function_segment(spec: FunctionSpec, result: InvocationResult, source: str, trace_id: str, segment_id: str,
+                      parent_id: str | None, started: float, ended: float) -> dict[str, Any]:
+    """The AWS::Lambda::Function segment the Lambda service records for one invocation."""
+    segment: dict[str, Any] = {
+        "name": spec.name, "id": segment_id, "trace_id": trace_id, "start_time": started, "end_time": ended,
+        "origin": "AWS::Lambda::Function",
+        "aws": {"function_logical_id": spec.logical_id, "function_arn": spec.arn, "request_id": result.request_id,
+                "cold_start": result.cold_start, "source": source},
+    }
+    if parent_id:
+        segment["parent_id"] = parent_id
+    if result.cold_start and result.init_ms and result.duration_ms >= result.init_ms:  # started in this call
+        segment["subsegments"] = [{"name": "Initialization", "id": new_segment_id(), "start_time": started,
+                                   "end_time": min(ended, started + result.init_ms / 1000)}]
+    if not result.ok:
+        error = result.payload if isinstance(result.payload, dict) else {}
+        segment["fault"] = True
+        segment["cause"] = {"exceptions": [{"type": error.get("errorType"),
+                                            "message": str(error.get("errorMessage", ""))[:1000]}]}
+    return segment
+
+
+def lambda_environment(spec: FunctionSpec, aws_endpoint: str,
+                       xray_daemon_address: str = DEFAULT_XRAY_DAEMON_ADDRESS) -> dict[str, str]:
     """The function's template environment plus what the Lambda runtime sets; nothing leaks from ours."""
     python_path = [str(spec.code_dir), *(str(p) for p in spec.layer_dirs), str(INFRA_DIR)]
     env = {
@@ -280,8 +352,10 @@ def lambda_environment(spec: FunctionSpec, aws_endpoint: str) -> dict[str, str]:
         "AWS_SESSION_TOKEN": "local",
         "AWS_ACCOUNT_ID": ACCOUNT_ID,
         "AWS_ENDPOINT_URL": aws_endpoint,
-        # As `sam local` does: no X-Ray daemon runs here, so the tracer records nothing.
-        "AWS_SAM_LOCAL": "true",
+        # As Lambda sets them with active tracing: the X-Ray SDK runs in Lambda mode (a facade segment
+        # from _X_AMZN_TRACE_ID, set per invocation by the worker) and sends to the local daemon.
+        "AWS_XRAY_DAEMON_ADDRESS": xray_daemon_address,
+        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
     }
     env.update(spec.environment)
     return env

@@ -21,6 +21,7 @@ class LocalSettings:
     port: int = 8080
     aws_port: int = 4566
     internal_port: int = 4567
+    xray_port: int = 2000  # UDP: the local X-Ray daemon the functions send their segments to
     admin_email: str = DEFAULT_ADMIN_EMAIL
     admin_password: str = DEFAULT_ADMIN_PASSWORD
     jwt_secret: str = DEFAULT_JWT_SECRET
@@ -38,6 +39,10 @@ class LocalSettings:
     def aws_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.aws_port}"
 
+    @property
+    def xray_daemon_address(self) -> str:
+        return f"127.0.0.1:{self.xray_port}"
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "LocalSettings":
         env = dict(os.environ if env is None else env)
@@ -46,6 +51,7 @@ class LocalSettings:
             port=int(env.get("CAREFORALL_PORT", "8080")),
             aws_port=aws_port,
             internal_port=int(env.get("CAREFORALL_INTERNAL_PORT", str(aws_port + 1))),
+            xray_port=int(env.get("CAREFORALL_XRAY_PORT", "2000")),
             admin_email=env.get("CAREFORALL_ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL),
             admin_password=env.get("CAREFORALL_ADMIN_PASSWORD", DEFAULT_ADMIN_PASSWORD),
             jwt_secret=env.get("CAREFORALL_JWT_SECRET", DEFAULT_JWT_SECRET),

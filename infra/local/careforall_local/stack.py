@@ -80,6 +80,23 @@ class EventSourceMapping:
 
 
 @dataclass(frozen=True)
+class QueueSpec:
+    """An SQS queue of the template and what it is for (from RedrivePolicies and failure destinations)."""
+
+    logical_id: str
+    name: str
+    url: str
+    arn: str
+    dead_letter_for: tuple[str, ...] = ()  # queues whose RedrivePolicy targets this one
+    failure_destination_for: tuple[str, ...] = ()  # mappings/functions whose OnFailure (or DLQ) is this one
+    feeds: tuple[str, ...] = ()  # functions (logical ids) an event source mapping feeds from it
+
+    @property
+    def is_failure_queue(self) -> bool:
+        return bool(self.dead_letter_for or self.failure_destination_for)
+
+
+@dataclass(frozen=True)
 class WebSocketApiSpec:
     logical_id: str
     api_id: str
@@ -97,6 +114,7 @@ class RestApiSpec:
     rate_limit: float | None
     burst_limit: int | None
     gateway_responses: dict[str, GatewayResponse] = field(default_factory=dict)
+    name: str = ""  # the RestApi's Name (X-Ray names the stage segment `<name>/<stage>`)
 
 
 class LocalStackModel:
@@ -354,7 +372,9 @@ class LocalStackModel:
             stage_props = next((s["Properties"] for s in stages.values()
                                 if s["Properties"].get("RestApiId") == {"Ref": logical_id}), {})
             stage_props = self.resolver.resolve(stage_props)
-            apis.append(_rest_api_from_swagger(logical_id, body, stage_props))
+            api = _rest_api_from_swagger(logical_id, body, stage_props)
+            api.name = str(self.resolver.resolve(resource["Properties"].get("Name") or logical_id))
+            apis.append(api)
         return apis
 
     def event_source_mappings(self) -> list[EventSourceMapping]:
@@ -419,6 +439,45 @@ class LocalStackModel:
         for api in self.rest_apis():
             rewrites[f"https://{LOCAL_API_ID}.execute-api.{REGION}.amazonaws.com/{api.stage}"] = gateway_url
         return rewrites
+
+    def queues(self) -> list[QueueSpec]:
+        """Every SQS queue of the template; dead-letter and failure-destination queues are marked as such."""
+        import json
+
+        queues = self.of_type("AWS::SQS::Queue")
+        by_arn = {self._get_att(logical_id, "Arn"): logical_id for logical_id in queues}
+        dead_letter_for: dict[str, list[str]] = {}
+        failure_for: dict[str, list[str]] = {}
+        feeds: dict[str, list[str]] = {}
+        for logical_id, resource in queues.items():
+            policy = self.resolver.resolve((resource.get("Properties") or {}).get("RedrivePolicy"))
+            if isinstance(policy, str):
+                policy = json.loads(policy)
+            target = (policy or {}).get("deadLetterTargetArn")
+            if target in by_arn:
+                dead_letter_for.setdefault(by_arn[target], []).append(logical_id)
+        functions = {spec.name: spec.logical_id for spec in self.functions().values()}
+        for mapping in self.event_source_mappings():
+            if mapping.on_failure_arn in by_arn:
+                failure_for.setdefault(by_arn[mapping.on_failure_arn], []).append(mapping.logical_id)
+            if mapping.kind == "sqs" and mapping.source_arn in by_arn:
+                feeds.setdefault(by_arn[mapping.source_arn], []).append(
+                    functions.get(mapping.function_name, mapping.function_name))
+        for logical_id, resource in {**self.of_type("AWS::Lambda::Function"),
+                                     **self.of_type("AWS::Lambda::EventInvokeConfig")}.items():
+            props = resource.get("Properties") or {}
+            targets = [((props.get("DeadLetterConfig") or {}).get("TargetArn")),
+                       (((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"))]
+            for target in targets:
+                target = self.resolver.resolve(target) if target is not None else None
+                if target in by_arn:
+                    failure_for.setdefault(by_arn[target], []).append(logical_id)
+        return [QueueSpec(logical_id=logical_id, name=self._get_att(logical_id, "QueueName"),
+                          url=self.resolver.resolve({"Ref": logical_id}), arn=self._get_att(logical_id, "Arn"),
+                          dead_letter_for=tuple(dead_letter_for.get(logical_id, ())),
+                          failure_destination_for=tuple(failure_for.get(logical_id, ())),
+                          feeds=tuple(feeds.get(logical_id, ())))
+                for logical_id in queues]
 
     def table_names(self) -> dict[str, str]:
         """Logical id -> physical name of every table."""

@@ -6,6 +6,8 @@
 - Functions reach sockets with the apigatewaymanagementapi client (PostToConnection,
   GetConnection, DeleteConnection) at the endpoint the template gives them, which the local
   stack rewrites to /_local/ws-management/<api id>. A gone connection answers 410 GoneException.
+- Tracing: $connect joins the trace of the upgrade request's X-Amzn-Trace-Id, if it names one;
+  every message and $disconnect starts a new trace.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ class WebSocketGateway:
         if connect_route:
             event = self._event(request, connection_id, "$connect", "CONNECT")
             event.update(self._http_parts(request))
-            result = await self.runtime.invoke(connect_route, event, source="websocket", detail="$connect")
+            result = await self.runtime.invoke(connect_route, event, source="websocket", detail="$connect",
+                                               trace_header=request.headers.get("X-Amzn-Trace-Id"))
             status = (result.payload or {}).get("statusCode", 200) if result.ok and isinstance(result.payload, dict) \
                 else (200 if result.ok else 500)
             if not result.ok or not 200 <= int(status) < 300:

@@ -2,7 +2,8 @@
 
 Protocol with the runtime, one JSON object per line:
   worker -> runtime, once:  {"ready": true, "init_ms": 812.5} | {"ready": false, "error": {...}}
-  runtime -> worker:        {"request_id", "event", "deadline_ms", "trace_id"?}
+  runtime -> worker:        {"request_id", "event", "deadline_ms", "trace_id"}  (trace_id: the X-Amzn-Trace-Id
+                            header of the invocation, which Lambda puts in _X_AMZN_TRACE_ID)
   worker -> runtime:        {"request_id", "ok": true, "result": ...} | {"request_id", "ok": false, "error": {...}}
 The protocol uses the process's original stdout; the handler's own stdout (Powertools logs) is
 redirected to stderr, which the runtime relays to the stack's log, as CloudWatch would collect it.

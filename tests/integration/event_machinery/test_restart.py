@@ -11,8 +11,8 @@ from tests.integration.stack import free_port
 
 
 def stream_batches_checkpointed(base_url: str) -> int:
-    """Batches the stream mapping finished (it checkpoints each before counting it), per /_local/ops."""
-    sources = requests.get(f"{base_url}/_local/ops", timeout=5).json()["event_sources"]
+    """Batches the stream mapping finished (it checkpoints each before counting it), per /_local/ops/data."""
+    sources = requests.get(f"{base_url}/_local/ops/data", timeout=5).json()["event_sources"]
     return sum(count for mapping, count in sources.items() if mapping.startswith("StreamConsumer"))
 
 

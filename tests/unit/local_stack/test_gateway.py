@@ -7,18 +7,17 @@ import asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from careforall_local.gateway import RestGateway, TokenBucket, _policy_allows
+from careforall_local.gateway import LambdaInvokeApi, RestGateway, TokenBucket, _policy_allows
 from careforall_local.runtime import FunctionRuntime
 
 
-def run_against_gateway(probe_model, probe_specs, scenario):
-    """Serve the probe API on a test server and run `scenario(client, runtime)` against it."""
+def _serve(probe_specs, route, scenario):
+    """Serve `route(app, runtime)` on a test server and run `scenario(client, runtime)` against it."""
 
     async def main():
         runtime = FunctionRuntime(probe_specs, "http://127.0.0.1:1", 4)
-        gateway = RestGateway(probe_model.rest_apis()[0], runtime)
         app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", gateway.handle)
+        route(app, runtime)
         async with TestClient(TestServer(app)) as client:
             try:
                 return await scenario(client, runtime)
@@ -26,6 +25,12 @@ def run_against_gateway(probe_model, probe_specs, scenario):
                 await runtime.shutdown()
 
     return asyncio.run(main())
+
+
+def run_against_gateway(probe_model, probe_specs, scenario):
+    """Serve the probe API on a test server and run `scenario(client, runtime)` against it."""
+    return _serve(probe_specs, lambda app, runtime: app.router.add_route(
+        "*", "/{tail:.*}", RestGateway(probe_model.rest_apis()[0], runtime).handle), scenario)
 
 
 def test_request_with_path_parameter_becomes_v1_proxy_event(probe_model, probe_specs):
@@ -132,3 +137,102 @@ def test_policy_with_explicit_deny_wins_over_allow():
                               {"Effect": "Deny", "Resource": ["arn:aws:execute-api:us-east-1:1:local/v1/GET/*"]}]}
     assert not _policy_allows(document, arn)
     assert _policy_allows({"Statement": document["Statement"][:1]}, arn)
+
+
+# ---------------------------------------------------------------------- X-Ray
+ROOT = "1-5759e988-bd862e3fe1be46a994272793"
+
+
+def _segments(runtime, trace_id: str, origin: str) -> list[dict]:
+    return [d for d in runtime.telemetry.traces.trace(trace_id) if d.get("origin") == origin]
+
+
+def test_request_with_trace_header_records_stage_segment_as_parent_of_function_segment(probe_model, probe_specs):
+    async def scenario(client, runtime):
+        response = await client.get("/things/1",
+                                    headers={"X-Amzn-Trace-Id": f"Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1"})
+        return response.headers["X-Amzn-Trace-Id"], runtime
+
+    answered, runtime = run_against_gateway(probe_model, probe_specs, scenario)
+    [stage] = _segments(runtime, ROOT, "AWS::ApiGateway::Stage")
+    [function] = _segments(runtime, ROOT, "AWS::Lambda::Function")
+    assert answered == f"Root={ROOT}"
+    assert stage["parent_id"] == "53995c3f42cd8ad8" and stage["name"].endswith("/test")
+    assert stage["http"]["request"]["method"] == "GET" and stage["http"]["response"]["status"] == 200
+    assert function["parent_id"] == stage["id"] and function["aws"]["function_logical_id"] == "Echo"
+
+
+def test_request_passes_trace_header_with_stage_parent_in_proxy_event(probe_model, probe_specs):
+    async def scenario(client, runtime):
+        event = (await (await client.get("/things/1", headers={"X-Amzn-Trace-Id": f"Root={ROOT}"})).json())["event"]
+        return event, runtime
+
+    event, runtime = run_against_gateway(probe_model, probe_specs, scenario)
+    [stage] = _segments(runtime, ROOT, "AWS::ApiGateway::Stage")
+    assert event["headers"]["X-Amzn-Trace-Id"] == f"Root={ROOT};Parent={stage['id']};Sampled=1"
+    assert event["multiValueHeaders"]["X-Amzn-Trace-Id"] == [event["headers"]["X-Amzn-Trace-Id"]]
+    assert "parent_id" not in stage
+
+
+def test_request_without_trace_header_starts_new_trace(probe_model, probe_specs):
+    async def scenario(client, runtime):
+        response = await client.get("/things/1")
+        return response.headers["X-Amzn-Trace-Id"].removeprefix("Root="), runtime
+
+    root, runtime = run_against_gateway(probe_model, probe_specs, scenario)
+    assert len(_segments(runtime, root, "AWS::ApiGateway::Stage")) == 1
+    assert len(_segments(runtime, root, "AWS::Lambda::Function")) == 1
+
+
+def test_request_with_authorizer_invokes_it_in_the_same_trace_under_the_stage(probe_model, probe_specs):
+    async def scenario(client, runtime):
+        await client.post("/private", headers={"Authorization": "allow", "X-Amzn-Trace-Id": f"Root={ROOT}"}, data=b"{}")
+        return runtime
+
+    runtime = run_against_gateway(probe_model, probe_specs, scenario)
+    [stage] = _segments(runtime, ROOT, "AWS::ApiGateway::Stage")
+    functions = {s["aws"]["function_logical_id"]: s for s in _segments(runtime, ROOT, "AWS::Lambda::Function")}
+    assert set(functions) == {"Gatekeeper", "Echo"}
+    assert {s["parent_id"] for s in functions.values()} == {stage["id"]}
+
+
+def test_request_when_function_raises_marks_stage_fault_and_function_fault(probe_model, probe_specs):
+    async def scenario(client, runtime):
+        await client.get("/fail", headers={"X-Amzn-Trace-Id": f"Root={ROOT}"})
+        return runtime
+
+    runtime = run_against_gateway(probe_model, probe_specs, scenario)
+    [stage] = _segments(runtime, ROOT, "AWS::ApiGateway::Stage")
+    [function] = _segments(runtime, ROOT, "AWS::Lambda::Function")
+    assert stage["fault"] is True and stage["http"]["response"]["status"] == 502
+    assert function["fault"] is True
+
+
+def run_against_invoke_api(probe_specs, scenario):
+    """Serve the Lambda Invoke API on a test server and run `scenario(client, runtime)` against it."""
+    return _serve(probe_specs, lambda app, runtime: app.router.add_post(
+        "/2015-03-31/functions/{name}/invocations", LambdaInvokeApi(runtime).invoke), scenario)
+
+
+def test_invoke_api_with_trace_header_field_in_payload_joins_that_trace(probe_model, probe_specs):
+    async def scenario(client, runtime):
+        await client.post("/2015-03-31/functions/careforall-Echo/invocations",
+                          json={"trace_header": f"Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1"})
+        return runtime
+
+    runtime = run_against_invoke_api(probe_specs, scenario)
+    [function] = _segments(runtime, ROOT, "AWS::Lambda::Function")
+    assert function["parent_id"] == "53995c3f42cd8ad8" and function["aws"]["source"] == "sdk"
+
+
+def test_invoke_api_with_request_header_joins_its_trace_over_payload_field(probe_model, probe_specs):
+    other = "1-5759e988-000000000000000000000001"
+
+    async def scenario(client, runtime):
+        await client.post("/2015-03-31/functions/careforall-Echo/invocations", json={"trace_header": f"Root={other}"},
+                          headers={"X-Amzn-Trace-Id": f"Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1"})
+        return runtime
+
+    runtime = run_against_invoke_api(probe_specs, scenario)
+    assert len(_segments(runtime, ROOT, "AWS::Lambda::Function")) == 1
+    assert _segments(runtime, other, "AWS::Lambda::Function") == []

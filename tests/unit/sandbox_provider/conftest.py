@@ -71,3 +71,12 @@ def make_provider(store, outbox):
 def provider(make_provider) -> SandboxProvider:
     """Autopilot on, nothing dropped or duplicated, no random delay."""
     return make_provider(max_delay_seconds=0)
+
+
+# ---------------------------------------------------------------------------------------- the functions over moto
+@pytest.fixture
+def sb(stack, function_modules, monkeypatch):
+    """The sandbox handler module; its webhooks are scheduled without random delay (moto honours DelaySeconds)."""
+    monkeypatch.setenv("WEBHOOK_MAX_DELAY_SECONDS", "0")
+    return function_modules("sandbox_provider.handler")
+

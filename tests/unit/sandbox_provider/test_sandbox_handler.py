@@ -6,37 +6,15 @@ import json
 import time
 import urllib.error
 
-import boto3
 import pytest
 
 from careforall import signatures
 from careforall.signatures import SignatureError
 
 from sandbox_provider.provider import provider_ref_for
+from tests.unit.sandbox_provider.sandbox_support import call_provider, queued_webhooks
 
 PAYMENT_ID = "f65e148b-c678-52c8-8ce8-c4c27206a298"
-
-
-@pytest.fixture
-def sb(stack, function_modules, monkeypatch):
-    """The sandbox handler module; its webhooks are scheduled without random delay (moto honours DelaySeconds)."""
-    monkeypatch.setenv("WEBHOOK_MAX_DELAY_SECONDS", "0")
-    return function_modules("sandbox_provider.handler")
-
-
-def _call(stack, sb, **payload) -> dict:
-    event = stack.event("sandbox_provider_authorize")
-    event.update(payload)
-    return sb.provider_handler(event, stack.context)
-
-
-def _queued(stack) -> list[dict]:
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    url = stack.environment["WEBHOOK_QUEUE_URL"]
-    messages = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        messages.extend(batch)
-    return [json.loads(m["Body"]) for m in messages]
 
 
 # ------------------------------------------------------------------------------------------ provider API
@@ -52,7 +30,7 @@ def test_provider_authorize_sample_event_answers_pending(stack, sb):
 
 
 def test_provider_authorize_stores_payment_in_sandbox_table(stack, sb):
-    _call(stack, sb)
+    call_provider(stack, sb)
 
     item = stack.get_item("SandboxProviderTable", {"pk": f"PI#{PAYMENT_ID}"})
     assert (item["status"], item["amount_cents"], item["provider_ref"]) == (
@@ -60,33 +38,33 @@ def test_provider_authorize_stores_payment_in_sandbox_table(stack, sb):
 
 
 def test_provider_authorize_queues_authorized_webhook(stack, sb):
-    _call(stack, sb)
+    call_provider(stack, sb)
 
-    (event,) = _queued(stack)
+    (event,) = queued_webhooks(stack)
     assert (event["type"], event["data"]["payment_id"]) == ("payment.authorized", PAYMENT_ID)
 
 
 def test_provider_authorize_declined_card_answers_failed(stack, sb):
-    answer = _call(stack, sb, payment_method="pm_card_chargeDeclined")
+    answer = call_provider(stack, sb, payment_method="pm_card_chargeDeclined")
 
     assert (answer["status"], answer["reason"]) == ("failed", "card_declined")
-    assert [e["type"] for e in _queued(stack)] == ["payment.failed"]
+    assert [e["type"] for e in queued_webhooks(stack)] == ["payment.failed"]
 
 
 def test_provider_capture_then_status_is_completed(stack, sb):
-    _call(stack, sb)
+    call_provider(stack, sb)
 
-    assert _call(stack, sb, action="capture")["status"] == "pending"
-    assert _call(stack, sb, action="status")["status"] == "completed"
+    assert call_provider(stack, sb, action="capture")["status"] == "pending"
+    assert call_provider(stack, sb, action="status")["status"] == "completed"
 
 
 def test_provider_status_of_unknown_payment_is_pending(stack, sb):
-    assert _call(stack, sb, action="status", payment_id="never-seen")["status"] == "pending"
+    assert call_provider(stack, sb, action="status", payment_id="never-seen")["status"] == "pending"
 
 
 def test_provider_authorize_twice_stores_one_payment(stack, sb):
-    _call(stack, sb)
-    _call(stack, sb, amount_cents=9999)
+    call_provider(stack, sb)
+    call_provider(stack, sb, amount_cents=9999)
 
     assert stack.item_count("SandboxProviderTable") == 1
     assert stack.get_item("SandboxProviderTable", {"pk": f"PI#{PAYMENT_ID}"})["amount_cents"] == 2500
@@ -94,7 +72,7 @@ def test_provider_authorize_twice_stores_one_payment(stack, sb):
 
 def test_provider_unknown_action_raises_value_error(stack, sb):
     with pytest.raises(ValueError, match="unknown provider action"):
-        _call(stack, sb, action="refund")
+        call_provider(stack, sb, action="refund")
 
 
 # ------------------------------------------------------------------------------------------ webhook sender

@@ -6,10 +6,10 @@ from __future__ import annotations
 import copy
 import json
 
-import boto3
 import pytest
 
 from tests.unit.layer.observability_support import observed  # noqa: F401 - a fixture
+from tests.unit.sandbox_provider.sandbox_support import call_provider, queued_webhooks
 
 PAYMENT_ID = "f65e148b-c678-52c8-8ce8-c4c27206a298"
 METADATA = {"correlation_id": "checkout-42"}
@@ -77,49 +77,29 @@ def test_authorize_without_metadata_announces_webhook_without_metadata(provider,
 
 
 # ---------------------------------------------------------------------------------------- provider function (moto)
-@pytest.fixture
-def sb(stack, function_modules, monkeypatch):
-    monkeypatch.setenv("WEBHOOK_MAX_DELAY_SECONDS", "0")
-    return function_modules("sandbox_provider.handler")
-
-
-def _call(stack, sb, **payload) -> dict:
-    event = stack.event("sandbox_provider_authorize")
-    event.update(payload)
-    return sb.provider_handler(event, stack.context)
-
-
-def _queued(stack) -> list[dict]:
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    url, messages = stack.environment["WEBHOOK_QUEUE_URL"], []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        messages.extend(batch)
-    return [json.loads(m["Body"]) for m in messages]
-
-
 def test_provider_function_authorize_queues_webhook_with_metadata(stack, sb):
-    _call(stack, sb, metadata=METADATA)
+    call_provider(stack, sb, metadata=METADATA)
 
-    (event,) = _queued(stack)
+    (event,) = queued_webhooks(stack)
     assert event["data"]["metadata"] == METADATA
 
 
 def test_provider_function_capture_webhooks_carry_metadata_stored_at_authorize(stack, sb):
     # GIVEN a payment authorized with metadata (kept in the sandbox table)
-    _call(stack, sb, metadata=METADATA)
+    call_provider(stack, sb, metadata=METADATA)
 
     # WHEN the platform captures it without metadata
-    _call(stack, sb, action="capture", metadata={})
+    call_provider(stack, sb, action="capture", metadata={})
 
     # THEN the webhooks of the capture still name the donation (payment.completed is delayed by a second in
     # the queue, so it is not read here; the fakes' test covers it)
-    events = _queued(stack)
+    events = queued_webhooks(stack)
     assert sorted(e["type"] for e in events) == ["payment.authorized", "payment.captured"]
     assert all(e["data"]["metadata"] == METADATA for e in events)
 
 
 def test_provider_function_log_line_carries_metadata_correlation_id(stack, sb, observed):
-    _call(stack, sb, metadata=METADATA)
+    call_provider(stack, sb, metadata=METADATA)
 
     (line,) = observed.logs("provider call")
     assert (line["correlation_id"], line["action"], line["payment_id"]) == ("checkout-42", "authorize", PAYMENT_ID)
