@@ -63,7 +63,7 @@ def test_request_lookup_mails_link_with_token_to_the_email(api, stack, campaign,
     assert email in mails[0]["to"]
     assert mails[0]["from"]
     assert mails[0]["subject"]
-    assert "/donations?token=" in mails[0]["text"]
+    assert "/#/donations?token=" in mails[0]["text"]
     assert "15 minutes" in mails[0]["text"]
 
 

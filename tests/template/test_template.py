@@ -30,6 +30,8 @@ EXPECTED_ROUTES: dict[tuple[str, str], str] = {
     # Pledge routes admit guests; the function authenticates an optional bearer token itself.
     ("POST", "/campaigns/{id}/pledges"): PUBLIC,
     ("GET", "/pledges/{id}"): PUBLIC,
+    # A campaign's pledges: its owner or an ADMIN, so behind the authorizer.
+    ("GET", "/campaigns/{id}/pledges"): JWT,
     ("GET", "/users/me/pledges"): JWT,
     ("POST", "/donations/lookup"): PUBLIC,
     ("GET", "/donations"): PUBLIC,

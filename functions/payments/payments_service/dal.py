@@ -157,17 +157,21 @@ class DynamoPledgeProjection:
         self._table = table_name
         self._client = client or dynamo.client()
 
-    def project(self, pledge_id: str, status: str, view: dict, version: int) -> bool:
+    def project(self, pledge_id: str, campaign_id: str, status: str, view: dict, version: int) -> bool:
+        # campaign_status ("<campaign_id>#<status>") keys the pledges table's by_campaign_status index
+        # (functions/pledges/pledges_service/dal.py): it moves with the status, in the same write.
         try:
             self._client.update_item(
                 TableName=self._table, Key=dynamo.to_item({"pk": f"PLEDGE#{pledge_id}"}),
-                UpdateExpression="SET #status = :status, payment = :payment, payment_version = :version, "
-                                 "updated_at = :now",
+                UpdateExpression="SET #status = :status, campaign_status = :campaign_status, payment = :payment, "
+                                 "payment_version = :version, updated_at = :now",
                 ConditionExpression="attribute_exists(pk) AND "
                                     "(attribute_not_exists(payment_version) OR payment_version < :version)",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=dynamo.to_values({":status": status, ":payment": view,
-                                                            ":version": version, ":now": now_iso()}))
+                ExpressionAttributeValues=dynamo.to_values({":status": status,
+                                                            ":campaign_status": f"{campaign_id}#{status}",
+                                                            ":payment": view, ":version": version,
+                                                            ":now": now_iso()}))
             return True
         except ClientError as error:
             if dynamo.is_condition_failure(error):

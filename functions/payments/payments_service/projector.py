@@ -37,8 +37,8 @@ def project_record(record: DynamoDBRecord) -> None:
     with correlation(image.get("correlation_id")), \
             joined_trace(image.get("trace_header"), payment_id=image["id"], pledge_id=image["pledge_id"],
                          correlation_id=image.get("correlation_id")):
-        projected = projection().project(image["pledge_id"], PLEDGE_STATUS.get(image["state"], "PENDING"), view,
-                                         int(image["version"]))
+        projected = projection().project(image["pledge_id"], image["campaign_id"],
+                                         PLEDGE_STATUS.get(image["state"], "PENDING"), view, int(image["version"]))
         logger.info("payment projected onto pledge" if projected else "older payment image skipped",
                     extra={"pledge_id": image["pledge_id"], "payment_id": image["id"], "state": image["state"]})
         if projected and image["state"] in PLEDGE_STATUS and old_state != image["state"]:

@@ -1,8 +1,11 @@
 """Pledges data access.
 
 Pledges table, key `pk` = "PLEDGE#<id>", where the id is derived from (caller scope, Idempotency-Key).
-GSIs list newest first without scanning: by_donor (donor_id, created_sort) and by_email
-(donor_email_key, created_sort); created_sort is "<created_at>#<id>".
+GSIs list newest first without scanning: by_donor (donor_id, created_sort), by_email
+(donor_email_key, created_sort), by_campaign (campaign_id, created_sort) and by_campaign_status
+(campaign_status, created_sort); created_sort is "<created_at>#<id>", campaign_status is
+"<campaign_id>#<status>", written here at creation and kept current by the payment projector
+(functions/payments/payments_service/dal.py, DynamoPledgeProjection) in the same update as the status.
 """
 
 from __future__ import annotations
@@ -15,11 +18,16 @@ from careforall import dynamo
 from careforall.errors import ValidationFailedError
 from careforall.pagination import decode_cursor, encode_cursor
 
-from pledges_service.logic import CreateOutcome, CreateResult, Page, email_key
-from pledges_service.models import PledgeCreatedEvent, PledgeRecord
+from pledges_service.logic import CampaignRef, CreateOutcome, CreateResult, Page, email_key
+from pledges_service.models import PledgeCreatedEvent, PledgeRecord, PledgeStatus
 
 ENTITY = "PLEDGE"
-_INTERNAL = ("pk", "entity", "created_sort", "donor_email_key")
+_INTERNAL = ("pk", "entity", "created_sort", "donor_email_key", "campaign_status")
+
+
+def campaign_status_key(campaign_id: str, status: PledgeStatus | str) -> str:
+    """The by_campaign_status partition: the same format as the payment projector writes."""
+    return f"{campaign_id}#{PledgeStatus(status).value}"
 
 
 def _record(item: dict[str, Any] | None) -> PledgeRecord | None:
@@ -37,7 +45,8 @@ class DynamoPledgeRepository:
 
     def create(self, pledge: PledgeRecord) -> CreateResult:
         item = {**pledge.model_dump(mode="json", exclude_none=True), "pk": f"PLEDGE#{pledge.id}", "entity": ENTITY,
-                "created_sort": f"{pledge.created_at}#{pledge.id}", "donor_email_key": email_key(pledge.donor_email)}
+                "created_sort": f"{pledge.created_at}#{pledge.id}", "donor_email_key": email_key(pledge.donor_email),
+                "campaign_status": campaign_status_key(pledge.campaign_id, pledge.status)}
         try:
             # One atomic write: the campaign is still ACTIVE, and this pledge id is new.
             self._client.transact_write_items(TransactItems=[
@@ -78,6 +87,12 @@ class DynamoPledgeRepository:
     def by_email(self, email: str, limit: int, cursor: str | None) -> Page:
         return self._query("by_email", "donor_email_key", email, limit, cursor)
 
+    def by_campaign(self, campaign_id: str, status: PledgeStatus | None, limit: int, cursor: str | None) -> Page:
+        if status is None:
+            return self._query("by_campaign", "campaign_id", campaign_id, limit, cursor)
+        return self._query("by_campaign_status", "campaign_status", campaign_status_key(campaign_id, status),
+                           limit, cursor)
+
     def _query(self, index: str, attribute: str, value: str, limit: int, cursor: str | None) -> Page:
         start_key = decode_cursor(cursor, {"pk", "created_sort", attribute})
         query = {
@@ -97,22 +112,24 @@ class DynamoPledgeRepository:
 
 
 class DynamoCampaignDirectory:
-    """Campaign currencies, cached for the container's life: a campaign's currency never changes."""
+    """Campaign owners and currencies, cached for the container's life: neither ever changes."""
 
     def __init__(self, table_name: str, client=None) -> None:
         self._table = table_name
         self._client = client or dynamo.client()
-        self._currencies: dict[str, str] = {}
+        self._campaigns: dict[str, CampaignRef] = {}
 
-    def currency_of(self, campaign_id: str) -> str | None:
-        if campaign_id not in self._currencies:
+    def find(self, campaign_id: str) -> CampaignRef | None:
+        if campaign_id not in self._campaigns:
             item = dynamo.from_item(self._client.get_item(
                 TableName=self._table, Key=dynamo.to_item({"id": campaign_id}),
-                ProjectionExpression="currency").get("Item"))
+                ProjectionExpression="#id, #owner, #currency",
+                ExpressionAttributeNames={"#id": "id", "#owner": "owner_id", "#currency": "currency"}).get("Item"))
             if item is None:
                 return None
-            self._currencies[campaign_id] = item["currency"]
-        return self._currencies[campaign_id]
+            self._campaigns[campaign_id] = CampaignRef(id=item["id"], owner_id=item["owner_id"],
+                                                       currency=item["currency"])
+        return self._campaigns[campaign_id]
 
 
 class SqsEventPublisher:

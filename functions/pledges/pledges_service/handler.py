@@ -24,7 +24,7 @@ from careforall.tracing import annotate, current_trace_header
 
 from pledges_service.dal import DynamoCampaignDirectory, DynamoPledgeRepository
 from pledges_service.logic import IdempotencyKeyInFlightError, IdempotencyKeyReuseError, PledgesService
-from pledges_service.models import CreatePledgeRequest, LookupRequest, Settings
+from pledges_service.models import CreatePledgeRequest, LookupRequest, PledgeStatus, Settings
 
 SETTINGS = load_settings(Settings)
 LOOKUP_AUDIENCE = "careforall-donation-lookup"
@@ -85,6 +85,14 @@ def create_pledge(id: Id, body: Annotated[CreatePledgeRequest, Body()]) -> Respo
         metrics.add_metric(name="PledgesCreated", unit="Count", value=1)
         logger.info("pledge created", extra={"pledge_id": reply.pledge_id, "campaign_id": id})
     return Response(status_code=reply.status, content_type="application/json", body=reply.body, headers=headers)
+
+
+@app.get("/campaigns/<id>/pledges")
+def campaign_pledges(id: Id, status: Annotated[Optional[PledgeStatus], Query()] = None,  # noqa: A002
+                     limit: Limit = 20, cursor: Cursor = None) -> Response[Any]:
+    """The campaign's owner or an ADMIN (behind the authorizer): its pledges newest first, optionally by status."""
+    page = pledges_service().campaign_pledges(require_caller(app), id, status, limit, cursor)
+    return ok(page.model_dump(mode="json"))
 
 
 @app.get("/pledges/<id>")

@@ -20,7 +20,7 @@ from careforall.money import from_cents, to_cents
 from careforall.tokens import InvalidTokenError, TokenService
 
 from pledges_service.models import (IDEMPOTENCY_KEY, CreatePledgeRequest, PledgeCreatedOut, PledgeOut, PledgePage,
-                                    PledgeRecord)
+                                    PledgeRecord, PledgeStatus)
 
 # Pledge ids are derived from (caller scope, Idempotency-Key): the same request always names the
 # same item, so the conditional put that creates it is the whole idempotency check.
@@ -48,6 +48,15 @@ class Page:
 
 
 @dataclass(frozen=True)
+class CampaignRef:
+    """What the pledges service needs of a campaign: who owns it and its currency (neither ever changes)."""
+
+    id: str
+    owner_id: str
+    currency: str
+
+
+@dataclass(frozen=True)
 class Reply:
     status: int
     body: str
@@ -65,10 +74,13 @@ class PledgeRepository(Protocol):
 
     def by_email(self, email_key: str, limit: int, cursor: str | None) -> Page: ...
 
+    def by_campaign(self, campaign_id: str, status: PledgeStatus | None, limit: int, cursor: str | None) -> Page:
+        """The campaign's pledges newest first, only those in `status` when given (an index each: no filtering)."""
+
 
 class CampaignDirectory(Protocol):
-    def currency_of(self, campaign_id: str) -> str | None:
-        """The campaign's currency, None when there is no such campaign."""
+    def find(self, campaign_id: str) -> CampaignRef | None:
+        """The campaign's owner and currency, None when there is no such campaign."""
 
 
 class Mailer(Protocol):
@@ -142,9 +154,10 @@ class PledgesService:
         pledge_id = pledge_id_for(scope, idempotency_key)
         fingerprint = self._fingerprint(campaign_id, request)
 
-        currency = self._campaigns.currency_of(campaign_id)
-        if currency is None:
+        campaign = self._campaigns.find(campaign_id)
+        if campaign is None:
             raise NotFoundError(f"Campaign {campaign_id} does not exist.")
+        currency = campaign.currency
         now = now_iso()
         receipt_token = secrets.token_urlsafe(32)
         record = PledgeRecord(
@@ -209,6 +222,17 @@ class PledgesService:
         page = self._pledges.by_donor(caller.user_id, limit, cursor)
         return PledgePage(items=[self._out(r) for r in page.records], next_cursor=page.next_cursor)
 
+    def campaign_pledges(self, caller: Caller, campaign_id: str, status: PledgeStatus | None, limit: int,
+                         cursor: str | None) -> PledgePage:
+        """A campaign's pledges, newest first, for its owner or an ADMIN (the admin's monitoring view)."""
+        campaign = self._campaigns.find(campaign_id)
+        if campaign is None:
+            raise NotFoundError(f"Campaign {campaign_id} does not exist.")
+        if not (caller.is_admin or caller.user_id == campaign.owner_id):
+            raise ForbiddenError("Only the campaign's owner or an ADMIN can list its pledges.")
+        page = self._pledges.by_campaign(campaign_id, status, limit, cursor)
+        return PledgePage(items=[self._out(r) for r in page.records], next_cursor=page.next_cursor)
+
     # ------------------------------------------------------------------ guests
     def request_lookup(self, email: str, client_id: str) -> bool:
         """Email a 15-minute link listing the pledges made with `email`. Answers the same either way."""
@@ -220,7 +244,7 @@ class PledgesService:
             return False  # silently: the answer must not tell anything about the address
         self._counters.increment(keys, window, expires_at=(window + 2) * self._limits.window_seconds)
         token = self._lookup_tokens.issue(user_id="guest", email=email_key(email), role="GUEST")
-        link = f"{self._web_app_url}/donations?token={token}"
+        link = f"{self._web_app_url}/#/donations?token={token}"
         minutes = self._lookup_tokens.ttl_seconds // 60
         self._mailer.send(email, "Your CareForAll donations", (
             f"Someone asked to see the donations made with this email address.\n\n"

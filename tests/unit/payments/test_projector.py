@@ -35,8 +35,9 @@ def pledge_id(created_pledge) -> str:
 
 
 @pytest.fixture
-def payment(ps, pledge_id):
-    return ps.create_payment(pledge_id)
+def payment(ps, created_pledge):
+    """The pledge's payment, as the workflow creates it from pledge.created (the pledge's campaign too)."""
+    return ps.create_payment(created_pledge["id"], campaign_id=created_pledge["campaign_id"])
 
 
 def _raw_item(ps, pk: str) -> dict:
@@ -99,6 +100,30 @@ def test_project_payment_state_maps_to_pledge_status(ps, payment, pledge_id, eve
     _project(ps, image)
 
     assert _pledge(ps, pledge_id)["status"] == pledge_status
+
+
+@pytest.mark.parametrize(("event_type", "pledge_status"), [
+    ("payment.captured", "PENDING"),
+    ("payment.completed", "COMPLETED"),
+    ("payment.failed", "FAILED"),
+])
+def test_project_payment_state_moves_campaign_status_key_with_status(ps, payment, created_pledge, event_type,
+                                                                     pledge_status):
+    # campaign_status keys the pledges table's by_campaign_status index (GET /campaigns/{id}/pledges?status=)
+    _project(ps, _move(ps, payment.id, event_type))
+
+    pledge = _pledge(ps, created_pledge["id"])
+    assert pledge["campaign_status"] == f"{created_pledge['campaign_id']}#{pledge_status}"
+
+
+def test_project_older_version_after_newer_keeps_campaign_status_of_newer(ps, payment, created_pledge):
+    authorized = _move(ps, payment.id, "payment.authorized")
+    failed = _move(ps, payment.id, "payment.failed", reason="card_declined")
+    _project(ps, failed)
+
+    _project(ps, authorized)
+
+    assert _pledge(ps, created_pledge["id"])["campaign_status"] == f"{created_pledge['campaign_id']}#FAILED"
 
 
 def test_project_new_pending_payment_keeps_pledge_pending_with_payment_view(ps, payment, pledge_id):
@@ -182,6 +207,20 @@ def test_project_completed_pledge_reads_completed_through_pledges_api(ps, pledge
     assert result.status == 200, result.raw_body
     assert (result.json["status"], result.json["payment"]["id"], result.json["payment"]["state"]) == (
         "COMPLETED", payment.id, "COMPLETED")
+
+
+def test_project_completed_pledge_is_listed_under_completed_for_its_campaign(ps, pledges_stack, payment,
+                                                                             created_pledge):
+    campaign_id = created_pledge["campaign_id"]
+    _project(ps, _move(ps, payment.id, "payment.completed"))
+    admin = {"user_id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", "email": "admin@careforall.local", "role": "ADMIN"}
+
+    listed = {status: pledges_stack.api(ps.stack.event(
+        "pledges_campaign_list", path=f"/campaigns/{campaign_id}/pledges", path_params={"id": campaign_id},
+        caller=admin, query={"status": status})).json["items"] for status in ("COMPLETED", "PENDING")}
+
+    assert [p["id"] for p in listed["COMPLETED"]] == [created_pledge["id"]]
+    assert listed["PENDING"] == []
 
 
 def test_project_sample_event_completes_its_pledge(ps):

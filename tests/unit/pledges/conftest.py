@@ -11,8 +11,8 @@ import pytest
 from careforall.errors import ValidationFailedError
 from careforall.tokens import TokenService
 
-from pledges_service.logic import CreateOutcome, CreateResult, Page, PledgesService, email_key
-from pledges_service.models import PledgeRecord
+from pledges_service.logic import CampaignRef, CreateOutcome, CreateResult, Page, PledgesService, email_key
+from pledges_service.models import PledgeRecord, PledgeStatus
 from tests.unit.fakes import FakeClock, FakeWindowCounters
 
 SIGNING_KEY = "pledges-unit-test-signing-key-0123456789abcdef"
@@ -23,15 +23,19 @@ WEB_APP_URL = "https://app.careforall.org/"
 START = float(2_000_000 * 900)
 
 
+OWNER_ID = "owner-1"  # the owner of the fake directory's campaigns unless a test names another
+
+
 class FakeCampaignDirectory:
-    """Campaigns as (currency, status); the pledge store reads the status like the transaction's ConditionCheck."""
+    """Campaigns as (currency, status, owner); the pledge store reads the status like the transaction's
+    ConditionCheck."""
 
     def __init__(self) -> None:
         self.campaigns: dict[str, dict[str, str]] = {}
         self.lookups: list[str] = []
 
-    def add(self, campaign_id: str, currency: str = "USD", status: str = "ACTIVE") -> str:
-        self.campaigns[campaign_id] = {"currency": currency, "status": status}
+    def add(self, campaign_id: str, currency: str = "USD", status: str = "ACTIVE", owner_id: str = OWNER_ID) -> str:
+        self.campaigns[campaign_id] = {"currency": currency, "status": status, "owner_id": owner_id}
         return campaign_id
 
     def set_status(self, campaign_id: str, status: str) -> None:
@@ -41,10 +45,12 @@ class FakeCampaignDirectory:
         campaign = self.campaigns.get(campaign_id)
         return campaign["status"] if campaign else None
 
-    def currency_of(self, campaign_id: str) -> str | None:
+    def find(self, campaign_id: str) -> CampaignRef | None:
         self.lookups.append(campaign_id)
         campaign = self.campaigns.get(campaign_id)
-        return campaign["currency"] if campaign else None
+        if campaign is None:
+            return None
+        return CampaignRef(id=campaign_id, owner_id=campaign["owner_id"], currency=campaign["currency"])
 
 
 class FakePledgeRepository:
@@ -79,6 +85,10 @@ class FakePledgeRepository:
 
     def by_email(self, email: str, limit: int, cursor: str | None) -> Page:
         return self._page([r for r in self.items.values() if email_key(r.donor_email) == email], limit, cursor)
+
+    def by_campaign(self, campaign_id: str, status: PledgeStatus | None, limit: int, cursor: str | None) -> Page:
+        return self._page([r for r in self.items.values()
+                           if r.campaign_id == campaign_id and (status is None or r.status is status)], limit, cursor)
 
     @staticmethod
     def _page(records: list[PledgeRecord], limit: int, cursor: str | None) -> Page:

@@ -1,4 +1,5 @@
-"""DynamoPledgeRepository over moto: the one-transaction create under concurrency, and its cancellation reasons."""
+"""DynamoPledgeRepository over moto: the one-transaction create under concurrency, its cancellation reasons, and
+the listings (a campaign's pledges by index, kept current by the payment projector's writes)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import pytest
 from careforall.errors import ValidationFailedError
 from botocore.exceptions import ClientError
 
+from payments_service.dal import DynamoPledgeProjection
 from pledges_service.dal import DynamoCampaignDirectory, DynamoPledgeRepository
-from pledges_service.logic import CreateOutcome, PledgesService
-from pledges_service.models import CreatePledgeRequest, PledgeRecord
+from pledges_service.logic import CampaignRef, CreateOutcome, PledgesService
+from pledges_service.models import CreatePledgeRequest, PledgeRecord, PledgeStatus
 
 KEY = "9b2f6c1e-4d7a-4f3b-a8e5-0c1d2e3f4a5b"
+OWNER = "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8"
 REQUEST = CreatePledgeRequest(amount="25.00", donor_email="guest@example.com")
 
 
@@ -179,7 +182,7 @@ def test_by_donor_with_cursor_of_other_donor_raises_validation_error(pledges_sta
         repo.by_donor("donor-a", limit=10, cursor=other_cursor)
 
 
-def test_campaign_directory_reads_currency_once(pledges_stack):
+def test_campaign_directory_find_reads_each_campaign_once(pledges_stack):
     campaign_id = pledges_stack.put_campaign(currency="EUR")
     calls = []
     client = pledges_stack.stack.dynamodb
@@ -191,6 +194,173 @@ def test_campaign_directory_reads_currency_once(pledges_stack):
 
     directory = DynamoCampaignDirectory(pledges_stack.stack.tables["CampaignsTable"], client=CountingClient())
 
-    assert [directory.currency_of(campaign_id) for _ in range(3)] == ["EUR"] * 3
-    assert directory.currency_of("no-such-campaign") is None
+    assert [directory.find(campaign_id).currency for _ in range(3)] == ["EUR"] * 3
+    assert directory.find("no-such-campaign") is None
     assert len(calls) == 2
+
+
+def test_campaign_directory_find_returns_owner_and_currency(pledges_stack):
+    campaign_id = pledges_stack.put_campaign(currency="EUR", owner_id=OWNER)
+    tables, client = pledges_stack.stack.tables, pledges_stack.stack.dynamodb
+    directory = DynamoCampaignDirectory(tables["CampaignsTable"], client=client)
+
+    assert directory.find(campaign_id) == CampaignRef(id=campaign_id, owner_id=OWNER, currency="EUR")
+
+
+# ------------------------------------------------------------------------------------------ a campaign's pledges
+def _put_pledges(repo, campaign_id: str, count: int, first: int = 0) -> list[str]:
+    """`count` pledges of `campaign_id`, one second apart (ids in creation order)."""
+    ids = []
+    for i in range(first, first + count):
+        record = _any_record(campaign_id).model_copy(update={
+            "id": f"00000000-0000-5000-8000-{i:012d}", "created_at": f"2025-03-01T12:00:{i:02d}.000Z"})
+        assert repo.create(record).outcome is CreateOutcome.CREATED
+        ids.append(record.id)
+    return ids
+
+
+def _project(pledges_stack, pledge_id: str, campaign_id: str, status: str, version: int = 1) -> None:
+    """Move a pledge's status the way the payment projector does (its own DAL, the same table)."""
+    projection = DynamoPledgeProjection(pledges_stack.stack.tables["PledgesTable"], client=pledges_stack.stack.dynamodb)
+    view = {"id": "pay-1", "state": status, "provider_ref": None, "updated_at": "2025-03-01T13:00:00.000Z"}
+    assert projection.project(pledge_id, campaign_id, status, view, version)
+
+
+def test_create_stores_campaign_status_key_of_pending(pledges_stack, repo):
+    campaign_id = pledges_stack.put_campaign()
+
+    [pledge_id] = _put_pledges(repo, campaign_id, 1)
+
+    item = pledges_stack.stack.get_item("PledgesTable", {"pk": f"PLEDGE#{pledge_id}"})
+    assert item["campaign_status"] == f"{campaign_id}#PENDING"
+
+
+def test_get_does_not_expose_campaign_status_key(pledges_stack, repo):
+    campaign_id = pledges_stack.put_campaign()
+    [pledge_id] = _put_pledges(repo, campaign_id, 1)
+
+    assert "campaign_status" not in repo.get(pledge_id).model_dump()
+
+
+def test_by_campaign_lists_only_that_campaign_newest_first(pledges_stack, repo):
+    campaign_id, other_id = pledges_stack.put_campaign(), pledges_stack.put_campaign()
+    ids = _put_pledges(repo, campaign_id, 3)
+    _put_pledges(repo, other_id, 2, first=3)
+
+    page = repo.by_campaign(campaign_id, None, limit=10, cursor=None)
+
+    assert [r.id for r in page.records] == ids[::-1]
+
+
+def test_by_campaign_pages_with_cursor_through_every_pledge_once(pledges_stack, repo):
+    campaign_id = pledges_stack.put_campaign()
+    ids = _put_pledges(repo, campaign_id, 5)
+
+    seen, cursor = [], None
+    for _ in range(5):
+        page = repo.by_campaign(campaign_id, None, limit=2, cursor=cursor)
+        seen += [r.id for r in page.records]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+
+    assert seen == ids[::-1]
+
+
+def test_by_campaign_uses_its_index_and_never_scans(pledges_stack):
+    tables, client = pledges_stack.stack.tables, pledges_stack.stack.dynamodb
+    calls = []
+
+    class RecordingClient:
+        def __getattr__(self, name):
+            method = getattr(client, name)
+
+            def call(**kwargs):
+                calls.append((name, kwargs))
+                return method(**kwargs)
+            return call
+
+    repo = DynamoPledgeRepository(tables["PledgesTable"], tables["CampaignsTable"], client=RecordingClient())
+    campaign_id = pledges_stack.put_campaign()
+
+    repo.by_campaign(campaign_id, None, limit=5, cursor=None)
+    repo.by_campaign(campaign_id, PledgeStatus.FAILED, limit=5, cursor=None)
+
+    assert [(name, kwargs.get("IndexName"), "FilterExpression" in kwargs) for name, kwargs in calls] == [
+        ("query", "by_campaign", False), ("query", "by_campaign_status", False)]
+
+
+def test_by_campaign_with_status_lists_only_pledges_in_that_status(pledges_stack, repo):
+    campaign_id = pledges_stack.put_campaign()
+    first, second, third = _put_pledges(repo, campaign_id, 3)
+    _project(pledges_stack, first, campaign_id, "COMPLETED")
+    _project(pledges_stack, third, campaign_id, "FAILED")
+
+    listed = {status: [r.id for r in repo.by_campaign(campaign_id, status, limit=10, cursor=None).records]
+              for status in PledgeStatus}
+
+    assert listed == {PledgeStatus.PENDING: [second], PledgeStatus.COMPLETED: [first], PledgeStatus.FAILED: [third]}
+
+
+def test_by_campaign_with_status_after_projection_returns_record_with_new_status(pledges_stack, repo):
+    campaign_id = pledges_stack.put_campaign()
+    [pledge_id] = _put_pledges(repo, campaign_id, 1)
+    _project(pledges_stack, pledge_id, campaign_id, "COMPLETED")
+
+    [record] = repo.by_campaign(campaign_id, PledgeStatus.COMPLETED, limit=10, cursor=None).records
+
+    assert (record.id, record.status, record.payment.state) == (pledge_id, PledgeStatus.COMPLETED, "COMPLETED")
+
+
+def test_by_campaign_with_status_pages_with_cursor(pledges_stack, repo):
+    campaign_id = pledges_stack.put_campaign()
+    ids = _put_pledges(repo, campaign_id, 3)
+
+    first = repo.by_campaign(campaign_id, PledgeStatus.PENDING, limit=2, cursor=None)
+    second = repo.by_campaign(campaign_id, PledgeStatus.PENDING, limit=2, cursor=first.next_cursor)
+
+    assert [r.id for r in first.records + second.records] == ids[::-1]
+
+
+def test_by_campaign_with_cursor_of_other_campaign_raises_validation_error(pledges_stack, repo):
+    campaign_id, other_id = pledges_stack.put_campaign(), pledges_stack.put_campaign()
+    _put_pledges(repo, campaign_id, 2)
+    _put_pledges(repo, other_id, 2, first=2)
+    other_cursor = repo.by_campaign(other_id, None, limit=1, cursor=None).next_cursor
+
+    with pytest.raises(ValidationFailedError):
+        repo.by_campaign(campaign_id, None, limit=10, cursor=other_cursor)
+
+
+def test_by_campaign_with_cursor_of_other_status_raises_validation_error(pledges_stack, repo):
+    campaign_id = pledges_stack.put_campaign()
+    ids = _put_pledges(repo, campaign_id, 4)
+    _project(pledges_stack, ids[0], campaign_id, "FAILED")
+    _project(pledges_stack, ids[1], campaign_id, "FAILED")
+    failed_cursor = repo.by_campaign(campaign_id, PledgeStatus.FAILED, limit=1, cursor=None).next_cursor
+
+    with pytest.raises(ValidationFailedError):
+        repo.by_campaign(campaign_id, PledgeStatus.PENDING, limit=10, cursor=failed_cursor)
+
+
+@pytest.mark.parametrize(("issued_by", "used_with"), [(None, PledgeStatus.PENDING), (PledgeStatus.PENDING, None)])
+def test_by_campaign_with_cursor_of_other_index_raises_validation_error(pledges_stack, repo, issued_by, used_with):
+    campaign_id = pledges_stack.put_campaign()
+    _put_pledges(repo, campaign_id, 3)
+    cursor = repo.by_campaign(campaign_id, issued_by, limit=1, cursor=None).next_cursor
+
+    with pytest.raises(ValidationFailedError):
+        repo.by_campaign(campaign_id, used_with, limit=10, cursor=cursor)
+
+
+def test_by_campaign_with_cursor_of_donor_history_raises_validation_error(pledges_stack, repo):
+    campaign_id = pledges_stack.put_campaign()
+    for i in range(2):
+        record = _any_record(campaign_id).model_copy(update={
+            "id": f"00000000-0000-5000-8000-00000000000{i}", "donor_id": "donor-a",
+            "created_at": f"2025-03-01T12:00:0{i}.000Z"})
+        repo.create(record)
+    donor_cursor = repo.by_donor("donor-a", limit=1, cursor=None).next_cursor
+
+    with pytest.raises(ValidationFailedError):
+        repo.by_campaign(campaign_id, None, limit=10, cursor=donor_cursor)

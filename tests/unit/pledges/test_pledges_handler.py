@@ -104,7 +104,7 @@ def _donations(ps, token, **query):
 
 def _link_token(mail) -> str:
     link = next(word for word in mail.body.split() if word.startswith("http"))
-    return parse_qs(urlsplit(link).query)["token"][0]
+    return parse_qs(urlsplit(urlsplit(link).fragment).query)["token"][0]  # <app>/#/donations?token=
 
 
 def _lookup_token(ps, email="guest.donor@example.com", **overrides) -> str:
@@ -518,7 +518,7 @@ def test_lookup_returns_202_and_mails_the_link(ps):
     (mail,) = ps.sent_mail()
     assert mail.destinations["ToAddresses"] == ["guest.donor@example.com"]
     assert mail.source == ps.stack.environment["SENDER_EMAIL"]
-    assert f"{ps.stack.environment['WEB_APP_URL']}/donations?token=" in mail.body
+    assert f"{ps.stack.environment['WEB_APP_URL']}/#/donations?token=" in mail.body
 
 
 def test_lookup_link_token_is_a_15_minute_lookup_token(ps):

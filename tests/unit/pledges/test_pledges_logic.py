@@ -54,7 +54,7 @@ def _created(service, caller=None, key=KEY, **fields) -> dict:
 def _link_token(mail) -> str:
     """The token of the lookup link in an email's text."""
     link = next(word for word in mail.text.split() if word.startswith("http"))
-    return parse_qs(urlsplit(link).query)["token"][0]
+    return parse_qs(urlsplit(urlsplit(link).fragment).query)["token"][0]  # <app>/#/donations?token=
 
 
 # ------------------------------------------------------------------------------------------ create
@@ -423,7 +423,7 @@ def test_request_lookup_link_points_at_web_app_donations(service, mailer):
     service.request_lookup("guest@example.com", "203.0.113.10")
 
     link = next(word for word in mailer.sent[0].text.split() if word.startswith("http"))
-    assert link.startswith("https://app.careforall.org/donations?token=")
+    assert link.startswith("https://app.careforall.org/#/donations?token=")
 
 
 def test_request_lookup_link_token_has_lookup_audience_and_email(service, mailer, lookup_tokens, clock):
