@@ -29,6 +29,7 @@ from careforall_local.ops import PLEDGES_TABLE_LOGICAL_ID, OpsService
 from careforall_local.pollers import EventSourcePollers
 from careforall_local.telemetry import Telemetry
 from careforall_local.tracing import start_xray_daemon
+from careforall_local.webapp import WebApp
 from careforall_local.websocket import WebSocketGateway
 
 log = logging.getLogger("careforall.stack")
@@ -188,6 +189,7 @@ class LocalStack:
         app.router.add_get("/_local/ops/donations/{key}", self._ops_donation)
         app.router.add_get("/openapi.json", self._openapi_json)
         app.router.add_get("/_local/mail", self._mail)
+        WebApp(self.settings.web_root).routes(app)  # the web app at `/` and `/app/...`, before the API's catch-all
         if self.websocket:
             app.router.add_get("/ws", self._websocket)
             self.websocket.management_routes(app)
@@ -252,7 +254,8 @@ class LocalStack:
         s = self.settings
         return "\n".join([
             "CareForAll local stack is up:",
-            f"  REST API      http://127.0.0.1:{s.port}/  (e.g. GET http://127.0.0.1:{s.port}/campaigns)",
+            f"  web app       http://127.0.0.1:{s.port}/  (donors and admins; files from web/)",
+            f"  REST API      http://127.0.0.1:{s.port}/...  (e.g. GET http://127.0.0.1:{s.port}/campaigns)",
             f"  health        http://127.0.0.1:{s.port}/health",
             f"  ops           http://127.0.0.1:{s.port}/_local/ops  (JSON: /_local/ops/data)",
             f"  X-Ray daemon  udp://{s.xray_daemon_address}  (segments kept in memory, timelines on the ops page)",

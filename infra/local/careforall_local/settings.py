@@ -34,6 +34,7 @@ class LocalSettings:
     external_emulator: bool = False
     provider_autopilot: str | None = None  # CAREFORALL_PROVIDER_AUTOPILOT -> the ProviderAutopilot parameter
     state_dir: Path = REPO_ROOT / ".local-state"
+    web_root: Path = REPO_ROOT / "web"  # the web app's static files, served at / and /app/
 
     @property
     def aws_endpoint(self) -> str:
@@ -66,8 +67,11 @@ class LocalSettings:
         )
 
     def parameter_overrides(self) -> dict[str, str]:
-        """stacks/local.json, then `Key=Value` pairs from CAREFORALL_PARAMETER_OVERRIDES (as `sam deploy` takes them)."""
-        values: dict[str, str] = {}
+        """stacks/local.json, then `Key=Value` pairs from CAREFORALL_PARAMETER_OVERRIDES (as `sam deploy` takes them).
+
+        WebAppUrl (the base of links sent by email) defaults to the web app this stack serves on its own port.
+        """
+        values: dict[str, str] = {"WebAppUrl": f"http://127.0.0.1:{self.port}"}
         if self.parameters_file.exists():
             values.update({k: str(v) for k, v in json.loads(self.parameters_file.read_text())["Parameters"].items()})
         if self.provider_autopilot is not None:
