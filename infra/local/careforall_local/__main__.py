@@ -154,7 +154,9 @@ class LocalStack:
         log.info("admin account %s ready", self.settings.admin_email)
 
     async def _serve(self, app: web.Application, port: int) -> None:
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # Request lines and headers up to 16 KiB reach the gateway (aiohttp's 8 KiB default would answer a long
+        # query itself, in plain text); API Gateway's own URL limit is 10 KiB.
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, max_line_size=16384, max_field_size=16384)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", port, backlog=2048, reuse_address=True)
         await site.start()
@@ -193,7 +195,7 @@ class LocalStack:
         if self.websocket:
             app.router.add_get("/ws", self._websocket)
             self.websocket.management_routes(app)
-        app.router.add_route("*", "/{tail:.*}", self._api)
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self._api)  # [\s\S]: a decoded %0A is a path too
         return app
 
     async def _health(self, _: web.Request) -> web.Response:

@@ -340,8 +340,8 @@ def _unquote(value: str) -> str:
 
 
 def _arn_matches(pattern: str, arn: str) -> bool:
-    regex = "^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$"
-    return re.match(regex, arn) is not None
+    regex = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.fullmatch(regex, arn, re.DOTALL) is not None  # IAM wildcards match any character, a line break too
 
 
 def _policy_allows(document: dict[str, Any], method_arn: str) -> bool:

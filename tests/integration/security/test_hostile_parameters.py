@@ -160,10 +160,8 @@ def test_get_pledge_with_6000_char_receipt_token_returns_422(api, guest_pledge):
     assert response.status_code == 422, problem
 
 
-# A request line over 8,190 bytes never reaches the local gateway's routing: aiohttp's HTTP parser answers 400 itself
-# (text/plain, no X-Correlation-Id). On AWS, API Gateway's own limit (10,240 bytes for the request line and headers)
-# answers instead. The local answer is refused, not served, so it is no hole; the strict xfail below records that it
-# is not yet the contract's problem+json (infra/local/careforall_local/gateway.py, owned elsewhere).
+# A 10k-character value fits the local gateway's 16 KiB request line (API Gateway's own limit is 10,240 bytes), so the
+# function judges it and answers the contract's problem, never aiohttp's own plain-text 400.
 
 @pytest.mark.parametrize("route", [ROUTE["GET /campaigns"], ROUTE["GET /pledges/{id}"]], ids=route_ids)
 def test_request_with_10k_char_query_value_is_refused_with_4xx(call, route):
@@ -179,16 +177,12 @@ def test_request_with_10k_char_path_id_is_refused_with_4xx(call, route):
     assert 400 <= response.status_code < 500, response.text[:300]
 
 
-@pytest.mark.xfail(strict=True, reason="local gateway: aiohttp answers an over-long request line (> 8190 bytes) "
-                                       "with its own text/plain 400, before the gateway can answer a problem")
 def test_request_with_10k_char_query_value_returns_problem_json(call):
     assert_error_contract(call(ROUTE["GET /campaigns"], params={"cursor": "x" * 10_000}))
 
 
-# A path whose decoded form holds a line break (%0A) matches none of the local gateway's aiohttp routes (the API's
-# catch-all is `/{tail:.*}`, and `.` does not match a newline), so aiohttp answers its own text/plain 404. On AWS the
-# id reaches the function, which answers 404 as for any unknown id. Refused either way; the strict xfail records the
-# local gap (infra/local/careforall_local/__main__.py, owned elsewhere).
+# A path whose decoded form holds a line break (%0A) still reaches the API (the catch-all matches any character), and
+# the function answers 404 as for any unknown id, as on AWS.
 
 @pytest.mark.parametrize("route", ID_ROUTES, ids=route_ids)
 def test_request_with_line_break_in_path_id_is_refused_with_404(call, route):
@@ -197,8 +191,6 @@ def test_request_with_line_break_in_path_id_is_refused_with_404(call, route):
     assert response.status_code == 404, response.text[:300]
 
 
-@pytest.mark.xfail(strict=True, reason="local gateway: a decoded path with a line break misses the catch-all route "
-                                       "`/{tail:.*}`, and aiohttp answers its own text/plain 404")
 def test_request_with_line_break_in_path_id_returns_problem_json(call):
     assert_error_contract(call(ROUTE["GET /campaigns/{id}"], path_id="line\nbreak"))
 
