@@ -23,7 +23,9 @@ from payments_service.logic import payment_id_for
 from payments_service.models import StarterSettings, StartPayment
 
 SETTINGS = load_settings(StarterSettings)
-processor = SqsFifoPartialProcessor()
+# Every pledge is its own message group: a message that fails holds back only its own group. With the default
+# (stop at the first failure) valid messages batched behind a poison one failed with it until all reached the DLQ.
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
 @cache

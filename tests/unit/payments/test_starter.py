@@ -126,6 +126,21 @@ def test_start_two_pledges_start_two_executions(payments_stack, sfn, machine_arn
         [payment_id_for(PLEDGE_ID), payment_id_for(other)])
 
 
+def test_start_malformed_message_first_in_batch_fails_only_itself(payments_stack, sfn, machine_arn):
+    # GIVEN a poison pledge.created (no campaign, no amount) batched ahead of two valid ones, each its own group
+    poison = {"type": "pledge.created", "version": 1, "id": "pledge.created:poison", "data": {"pledge_id": "poison"}}
+    other = "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+    event = _batch(payments_stack, poison, _message(), _message(other))
+
+    # WHEN the starter handles the batch
+    response = payments_stack.starter.lambda_handler(event, payments_stack.stack.context)
+
+    # THEN only the poison is retried (and will reach the DLQ alone); both valid pledges start their payment
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert sorted(e["name"] for e in _executions(sfn, machine_arn)) == sorted(
+        [payment_id_for(PLEDGE_ID), payment_id_for(other)])
+
+
 def test_start_other_event_type_is_ignored(payments_stack, sfn, machine_arn):
     response = _start(payments_stack, _message(event_type="pledge.updated"))
 
