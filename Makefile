@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt functions/layer/requirements.txt constraints.txt | cksum | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)/infra/local
 
-.PHONY: install run test unit integration template check-template bench lock clean
+.PHONY: install run test unit integration template check-template bench chaos lock clean
 
 $(STAMP): requirements-dev.txt functions/layer/requirements.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required (the Lambda runtime is python3.11)"; exit 1; }
@@ -34,6 +34,10 @@ integration: install
 ## bench: speed targets (never in timed tests): pledge_create handler vs a bare conditional PutItem
 bench: install
 	$(PY) tests/performance/bench_pledge_create.py
+
+## chaos: a stack with every chaos switch on, a mixed workload, CONTRACT.md §3 checked; table + chaos.json
+chaos: install
+	$(PY) scripts/chaos.py
 
 template: check-template
 check-template: install

@@ -1,89 +1,12 @@
-"""Starts the real local stack (`python -m careforall_local`) on free ports and stops it again."""
+"""Starts the real local stack (`python -m careforall_local`) on free ports and stops it again.
+
+The start-up itself lives in `careforall_local.launcher` (shared with scripts/chaos.py); this module keeps the
+names the tests import.
+"""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
-from pathlib import Path
+from careforall_local.launcher import (REPO_ROOT, START_DEADLINE_SECONDS, RunningStack, free_port, free_udp_port,
+                                       start_stack)
 
-import requests
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-START_DEADLINE_SECONDS = 120
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def free_udp_port() -> int:
-    """A UDP port for the stack's X-Ray daemon (CAREFORALL_XRAY_PORT), so stacks never share one."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class RunningStack:
-    process: subprocess.Popen
-    base_url: str
-    aws_endpoint: str
-    admin_email: str
-    admin_password: str
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self, timeout: float = 30) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        return self.process.returncode
-
-
-def start_stack(log_dir: Path, extra_env: dict[str, str] | None = None) -> RunningStack:
-    port, aws_port, internal_port = free_port(), free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CAREFORALL_"))}
-    env.update({
-        "CAREFORALL_PORT": str(port),
-        "CAREFORALL_AWS_PORT": str(aws_port),
-        "CAREFORALL_INTERNAL_PORT": str(internal_port),
-        "CAREFORALL_XRAY_PORT": str(free_udp_port()),
-        "PYTHONPATH": str(REPO_ROOT / "infra" / "local"),
-        **(extra_env or {}),
-    })
-    # extra_env may pin ports (e.g. to reattach to an emulator started separately): report those.
-    port, aws_port = int(env["CAREFORALL_PORT"]), int(env["CAREFORALL_AWS_PORT"])
-    log_path = log_dir / f"stack-{port}.log"
-    log_file = log_path.open("w")
-    process = subprocess.Popen([sys.executable, "-m", "careforall_local"], cwd=REPO_ROOT, env=env,
-                               stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-    stack = RunningStack(process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{aws_port}",
-                         env.get("CAREFORALL_ADMIN_EMAIL", "admin@careforall.local"),
-                         env.get("CAREFORALL_ADMIN_PASSWORD", "careforall-admin"), log_path)
-    deadline = time.monotonic() + START_DEADLINE_SECONDS
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the local stack exited with {process.returncode}:\n{stack.log()[-4000:]}")
-        try:
-            if requests.get(f"{stack.base_url}/health", timeout=2).status_code == 200:
-                return stack
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline:
-            stack.stop()
-            raise RuntimeError(f"the local stack was not healthy within {START_DEADLINE_SECONDS} s:\n"
-                               f"{stack.log()[-4000:]}")
-        time.sleep(0.2)
+__all__ = ["REPO_ROOT", "START_DEADLINE_SECONDS", "RunningStack", "free_port", "free_udp_port", "start_stack"]

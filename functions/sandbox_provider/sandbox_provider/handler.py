@@ -22,7 +22,7 @@ from careforall.observability import logger, metrics, tracer
 from careforall.secrets import get_secret
 from careforall.tracing import annotate, correlation, current_trace_header
 
-from sandbox_provider.provider import ProviderPayment, SandboxProvider, WebhookPlan
+from sandbox_provider.provider import ProviderPayment, SandboxProvider, WebhookDecision, WebhookPlan
 
 
 class Settings(BaseSettings):
@@ -81,12 +81,21 @@ class SqsWebhookOutbox:
                                   **extra)
 
 
+def log_webhook_decision(decision: WebhookDecision) -> None:
+    """One line per webhook autopilot had to send: dropped, or its copies (2: duplicated) and their delays."""
+    logger.info("webhook planned", extra={
+        "event_type": decision.event_type, "payment_id": decision.payment_id, "event_id": decision.event_id,
+        "dropped": decision.dropped, "copies": len(decision.delays), "delays": list(decision.delays),
+        "extra_delay": decision.extra_delay})
+
+
 @cache
 def sandbox() -> SandboxProvider:
     return SandboxProvider(DynamoPaymentStore(SETTINGS.table_name), SqsWebhookOutbox(SETTINGS.webhook_queue_url),
                            WebhookPlan(autopilot=SETTINGS.autopilot, drop_rate=SETTINGS.drop_rate,
                                        duplicate_rate=SETTINGS.duplicate_rate,
-                                       max_delay_seconds=SETTINGS.max_delay_seconds))
+                                       max_delay_seconds=SETTINGS.max_delay_seconds),
+                           observer=log_webhook_decision)
 
 
 @logger.inject_lambda_context(correlation_id_path="metadata.correlation_id")

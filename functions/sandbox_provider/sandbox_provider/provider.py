@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,6 +37,19 @@ class WebhookPlan:
     max_delay_seconds: int = 2  # random 0..max per webhook, so they can arrive out of order
 
 
+@dataclass(frozen=True)
+class WebhookDecision:
+    """What autopilot did with one webhook it had to send: dropped it, or scheduled `len(delays)` copies
+    (two: duplicated), each after its random delay (0..max_delay_seconds) plus `extra_delay`."""
+
+    event_type: str
+    payment_id: str
+    dropped: bool
+    event_id: str | None = None  # None when dropped
+    delays: tuple[int, ...] = ()
+    extra_delay: int = 0
+
+
 class PaymentStore(Protocol):
     def put_new(self, payment: ProviderPayment) -> ProviderPayment:
         """Store unless present; return what is stored (the provider is idempotent per payment)."""
@@ -55,11 +69,13 @@ def provider_ref_for(payment_id: str) -> str:
 
 class SandboxProvider:
     def __init__(self, store: PaymentStore, outbox: WebhookOutbox, plan: WebhookPlan,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 observer: Callable[[WebhookDecision], None] | None = None) -> None:
         self._store = store
         self._outbox = outbox
         self._plan = plan
         self._rng = rng or random.Random()
+        self._observer = observer  # told every drop, duplicate and delay (the chaos run counts them)
 
     def authorize(self, payment_id: str, amount_cents: int, payment_method: str,
                   metadata: dict | None = None) -> dict:
@@ -93,13 +109,24 @@ class SandboxProvider:
         return {"provider_ref": stored.provider_ref, "status": stored.status, "reason": stored.reason}
 
     def _announce(self, event_type: str, payment: ProviderPayment, extra_delay: int = 0) -> None:
-        if not self._plan.autopilot or self._rng.random() < self._plan.drop_rate:
+        if not self._plan.autopilot:
+            return
+        if self._rng.random() < self._plan.drop_rate:
+            self._observe(WebhookDecision(event_type, payment.payment_id, dropped=True))
             return
         event = {"id": f"evt_{uuid.uuid4().hex}", "type": event_type, "created": 0, "data": {
             "payment_id": payment.payment_id, "provider_ref": payment.provider_ref, "amount": payment.amount_cents,
             **({"reason": payment.reason} if payment.reason else {}),
             **({"metadata": payment.metadata} if payment.metadata else {})}}
         copies = 2 if self._rng.random() < self._plan.duplicate_rate else 1
+        delays = []
         for _ in range(copies):
             delay = self._rng.randint(0, self._plan.max_delay_seconds) if self._plan.max_delay_seconds else 0
             self._outbox.schedule(event, min(900, delay + extra_delay))
+            delays.append(delay)
+        self._observe(WebhookDecision(event_type, payment.payment_id, dropped=False, event_id=event["id"],
+                                      delays=tuple(delays), extra_delay=extra_delay))
+
+    def _observe(self, decision: WebhookDecision) -> None:
+        if self._observer is not None:
+            self._observer(decision)
