@@ -198,3 +198,14 @@ def service(make_service) -> PledgesService:
 @pytest.fixture
 def in_flight_service(make_service, campaigns) -> PledgesService:
     return make_service(InFlightPledgeRepository(campaigns))
+
+
+@pytest.fixture
+def donor(ps) -> dict:
+    """A registered donor in the handler tests' users table (each test module defines its `ps`)."""
+    return ps.stack.seed_user(email="donor@example.com")
+
+
+@pytest.fixture
+def admin(ps) -> dict:
+    return ps.stack.seed_user(email="admin@careforall.local", role="ADMIN", name="Admin")

@@ -26,16 +26,6 @@ def owner(ps) -> dict:
 
 
 @pytest.fixture
-def admin(ps) -> dict:
-    return ps.stack.seed_user(email="admin@careforall.local", role="ADMIN", name="Admin")
-
-
-@pytest.fixture
-def donor(ps) -> dict:
-    return ps.stack.seed_user(email="donor@example.com")
-
-
-@pytest.fixture
 def campaign(ps, owner) -> str:
     return ps.put_campaign(owner_id=owner["user_id"])
 

@@ -40,18 +40,8 @@ def campaign(ps) -> str:
 
 
 @pytest.fixture
-def donor(ps) -> dict:
-    return ps.stack.seed_user(email="donor@example.com")
-
-
-@pytest.fixture
 def other_donor(ps) -> dict:
     return ps.stack.seed_user(email="other.donor@example.com")
-
-
-@pytest.fixture
-def admin(ps) -> dict:
-    return ps.stack.seed_user(email="admin@careforall.local", role="ADMIN", name="Admin")
 
 
 def _drop_header(event: dict, name: str) -> dict:
