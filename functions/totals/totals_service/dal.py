@@ -44,7 +44,8 @@ class DynamoTotalsStore:
             "UpdateExpression": "ADD total_cents :amount, pledge_count :count "
                                 "SET updated_at = :now, correlation_ids = :ids",
             "ExpressionAttributeValues": dynamo.to_values({":amount": delta.amount_cents, ":count": delta.pledge_count,
-                                                           ":now": now_iso(), ":ids": delta.correlation_ids})}}]
+                                                           ":now": now_iso(), ":ids": delta.correlation_ids})}}
+                 ] if delta.changes_totals else []
         for entry, replaces in delta.entries:
             put = {"TableName": self._ledger, "Item": dynamo.to_item(entry.model_dump())}
             if replaces is None:

@@ -4,7 +4,7 @@ A payment counts (its amount, and one pledge) while it is CAPTURED or COMPLETED;
 states adds it, leaving for FAILED takes it back. The ledger keeps, per payment, the version the
 totals already include and whether it counted then: a record at or below that version is a
 repeat and changes nothing. The ledger entries and the campaign's totals are written together,
-atomically, once per campaign per batch.
+atomically, once per campaign per batch; the totals item only when the batch changes it.
 """
 
 from __future__ import annotations
@@ -29,10 +29,17 @@ class CampaignDelta:
     entries: list[tuple[LedgerEntry, int | None]]  # new entry, version it replaces (None: first time)
     correlation_ids: list[str] = field(default_factory=list)  # the donations this write includes, for ops
 
+    @property
+    def changes_totals(self) -> bool:
+        """False when the payments moved without entering or leaving a counted state (PENDING to AUTHORIZED,
+        CAPTURED to COMPLETED): then only their ledger entries are written, and the campaign's totals item, the
+        hottest item of all, is left alone."""
+        return self.amount_cents != 0 or self.pledge_count != 0
+
 
 @dataclass(frozen=True)
 class BatchResult:
-    writes: dict[str, int]  # totals writes per campaign: one, unless contended
+    writes: dict[str, int]  # writes to each campaign's totals item: at most one, unless contended
     applied: list[PaymentChange]  # the changes the totals now include (repeats and older records left out)
 
 
@@ -40,7 +47,8 @@ class TotalsStore(Protocol):
     def ledger(self, payment_ids: list[str]) -> dict[str, LedgerEntry]: ...
 
     def apply(self, delta: CampaignDelta) -> bool:
-        """Add the delta and write the ledger entries atomically; False when an entry changed meanwhile."""
+        """Write the ledger entries, and add the delta to the totals when it changes them, atomically; False
+        when an entry changed meanwhile."""
 
     def get(self, campaign_id: str) -> dict | None: ...
 
@@ -83,26 +91,26 @@ class TotalsAggregator:
         self._store = store
 
     def apply_batch(self, changes: Iterable[PaymentChange]) -> BatchResult:
-        """Apply a batch: one totals write per campaign (unless contended), each change at most once."""
+        """Apply a batch: at most one totals write per campaign (unless contended), each change at most once."""
         writes: dict[str, int] = {}
         applied: list[PaymentChange] = []
         for campaign_id, campaign_changes in fold(changes).items():
             for start in range(0, len(campaign_changes), MAX_PAYMENTS_PER_WRITE):
                 chunk = campaign_changes[start:start + MAX_PAYMENTS_PER_WRITE]
-                written = self._apply(campaign_id, chunk)
-                writes[campaign_id] = writes.get(campaign_id, 0) + (1 if written else 0)
+                written, totals_written = self._apply(campaign_id, chunk)
+                writes[campaign_id] = writes.get(campaign_id, 0) + (1 if totals_written else 0)
                 applied += written
         return BatchResult(writes, applied)
 
-    def _apply(self, campaign_id: str, changes: list[PaymentChange]) -> list[PaymentChange]:
-        """The changes written (none when all were already included)."""
+    def _apply(self, campaign_id: str, changes: list[PaymentChange]) -> tuple[list[PaymentChange], bool]:
+        """The changes written (none when all were already included), and whether the totals item was."""
         for _ in range(MAX_ATTEMPTS):
             delta = delta_for(campaign_id, changes, self._store.ledger([c.payment_id for c in changes]))
             if not delta.entries:
-                return []
+                return [], False
             if self._store.apply(delta):
                 included = {entry.payment_id for entry, _ in delta.entries}
-                return [c for c in changes if c.payment_id in included]
+                return [c for c in changes if c.payment_id in included], delta.changes_totals
         raise RuntimeError(f"totals of campaign {campaign_id} kept changing underneath; the batch will be retried")
 
 

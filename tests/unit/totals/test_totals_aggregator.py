@@ -95,6 +95,25 @@ def test_aggregate_batch_writes_each_campaign_totals_once(totals_stack, campaign
     assert len(transact_spy) == 2
 
 
+def test_aggregate_changes_that_count_nothing_leave_the_totals_item_alone(totals_stack, campaigns, transact_spy):
+    # GIVEN a payment already counted (CAPTURED), and another only authorized
+    counted, authorized = str(uuid.uuid4()), str(uuid.uuid4())
+    totals_stack.aggregate(*totals_stack.payment_records(payment_image(counted, "CAPTURED", 3, campaigns[0], 800)))
+    before, calls = totals_stack.totals_item(campaigns[0]), len(transact_spy)
+
+    # WHEN the first completes and the second is authorized: no pledge enters or leaves the totals
+    totals_stack.aggregate(*totals_stack.payment_records(payment_image(counted, "COMPLETED", 4, campaigns[0], 800),
+                                                         payment_image(authorized, "AUTHORIZED", 2, campaigns[0])))
+
+    # THEN the ledger learns both versions in one write that leaves the campaign's totals item out
+    assert totals_writes(transact_spy[calls:], totals_stack.table("TotalsTable")) == {}
+    assert len(transact_spy) == calls + 1
+    assert totals_stack.totals_item(campaigns[0]) == before
+    ledger = DynamoTotalsStore(totals_stack.table("TotalsTable"), totals_stack.table("TotalsLedgerTable"),
+                               client=totals_stack.dynamodb).ledger([counted, authorized])
+    assert {p: e.version for p, e in ledger.items()} == {counted: 4, authorized: 2}
+
+
 def test_aggregate_duplicated_batch_writes_nothing_again(totals_stack, campaigns, mixed_batch, transact_spy):
     totals_stack.aggregate(*mixed_batch)
 

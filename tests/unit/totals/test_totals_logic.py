@@ -204,6 +204,29 @@ def test_apply_batch_of_only_repeats_writes_nothing(store):
     assert len(store.applies) == applies
 
 
+def test_apply_batch_of_changes_counting_nothing_writes_the_ledger_but_not_the_totals(store):
+    aggregator = TotalsAggregator(store)
+    aggregator.apply_batch([change("p1", "CAPTURED", 3)])
+
+    result = aggregator.apply_batch([change("p1", "COMPLETED", 4), change("p2", "AUTHORIZED", 2)])
+
+    assert result.writes == {CAMPAIGN_A: 0}
+    assert [e.version for e, _ in store.applies[-1].entries] == [4, 2]
+    assert not store.applies[-1].changes_totals
+    assert store.total(CAMPAIGN_A) == (2500, 1)
+
+
+def test_apply_batch_whose_changes_cancel_out_leaves_the_totals_alone(store):
+    aggregator = TotalsAggregator(store)
+    aggregator.apply_batch([change("p1", "CAPTURED", 3)])
+
+    result = aggregator.apply_batch([change("p1", "FAILED", 4), change("p2", "CAPTURED", 3)])
+
+    assert result.writes == {CAMPAIGN_A: 0}
+    assert store.total(CAMPAIGN_A) == (2500, 1)
+    assert {p: (e.version, e.counted) for p, e in store.entries.items()} == {"p1": (4, False), "p2": (3, True)}
+
+
 def test_apply_batch_of_nothing_writes_nothing(store):
     result = TotalsAggregator(store).apply_batch([])
 

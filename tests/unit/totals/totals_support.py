@@ -55,9 +55,10 @@ class FakeTotalsStore:
             current = self.entries.get(entry.payment_id)
             if (current.version if current else None) != replaces:
                 return False
-        totals = self.totals.setdefault(delta.campaign_id, {"total_cents": 0, "pledge_count": 0})
-        totals["total_cents"] += delta.amount_cents
-        totals["pledge_count"] += delta.pledge_count
+        if delta.changes_totals:
+            totals = self.totals.setdefault(delta.campaign_id, {"total_cents": 0, "pledge_count": 0})
+            totals["total_cents"] += delta.amount_cents
+            totals["pledge_count"] += delta.pledge_count
         for entry, _ in delta.entries:
             self.entries[entry.payment_id] = entry.model_copy()
         return True
