@@ -73,9 +73,22 @@ def test_web_app_bucket_in_template_keeps_versions(resources):
     assert resources["WebAppBucket"]["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
 
 
+def _statements(resources, with_distribution: bool = True) -> list[dict[str, Any]]:
+    """The bucket policy's statements with HasWebAppDistribution decided (an absent one is AWS::NoValue)."""
+    chosen = []
+    for statement in resources["WebAppBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]:
+        if "Fn::If" in statement:
+            condition, when_true, when_false = statement["Fn::If"]
+            assert condition == "HasWebAppDistribution"
+            statement = when_true if with_distribution else when_false
+        if statement != {"Ref": "AWS::NoValue"}:
+            chosen.append(statement)
+    return chosen
+
+
 def test_web_app_bucket_policy_in_template_lets_only_the_distribution_read(resources):
     policy = resources["WebAppBucketPolicy"]["Properties"]
-    allows = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    allows = [s for s in _statements(resources) if s["Effect"] == "Allow"]
 
     assert policy["Bucket"] == {"Ref": "WebAppBucket"}
     assert len(allows) == 1
@@ -87,12 +100,34 @@ def test_web_app_bucket_policy_in_template_lets_only_the_distribution_read(resou
         "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${WebAppDistribution}"}}}
 
 
-def test_web_app_bucket_policy_in_template_denies_requests_without_tls(resources):
-    statements = resources["WebAppBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+@pytest.mark.parametrize("with_distribution", [True, False])
+def test_web_app_bucket_policy_in_template_denies_requests_without_tls(resources, with_distribution):
+    statements = _statements(resources, with_distribution)
 
     (deny,) = [s for s in statements if s["Effect"] == "Deny"]
     assert (deny["Principal"], deny["Action"]) == ("*", "s3:*")
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_web_app_bucket_policy_without_distribution_allows_nothing(resources):
+    assert [s for s in _statements(resources, with_distribution=False) if s["Effect"] == "Allow"] == []
+
+
+@pytest.mark.parametrize("logical_id", ["WebAppDistribution", "WebAppOriginAccessControl"])
+def test_cloudfront_resources_in_template_are_left_out_when_deploy_web_app_distribution_is_false(
+        transformed, resources, logical_id):
+    # LocalStack Community has no CloudFront: localstack/deploy.sh passes DeployWebAppDistribution=false.
+    assert resources[logical_id]["Condition"] == "HasWebAppDistribution"
+    assert transformed.cfn["Conditions"]["HasWebAppDistribution"] == {
+        "Fn::Equals": [{"Ref": "DeployWebAppDistribution"}, "true"]}
+
+
+def test_distribution_outputs_in_template_exist_only_with_the_distribution(transformed):
+    outputs = transformed.cfn["Outputs"]
+
+    assert {name: outputs[name].get("Condition") for name in ("WebAppUrl", "WebAppDistributionId")} == {
+        "WebAppUrl": "HasWebAppDistribution", "WebAppDistributionId": "HasWebAppDistribution"}
+    assert "Condition" not in outputs["WebAppBucketName"]  # the bucket is always there
 
 
 def test_bucket_policies_in_template_cover_only_web_app_bucket(resources):

@@ -206,7 +206,8 @@ class LocalStackModel:
             return {"Ref": LOCAL_API_ID, "RootResourceId": "root"}
         if rtype == "AWS::Lambda::LayerVersion":
             return {"Ref": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:{name}:1"}
-        if rtype == "AWS::SecretsManager::Secret":
+        if rtype == "AWS::SecretsManager::Secret":  # named as _create_secret names it
+            name = self.resolver.resolve(self.resources[logical_id].get("Properties", {}).get("Name") or name)
             return {"Ref": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{name}"}
         if rtype == "AWS::ApiGatewayV2::Api":
             return {"Ref": f"ws{logical_id.lower()[:8]}", "ApiId": f"ws{logical_id.lower()[:8]}",
@@ -218,6 +219,11 @@ class LocalStackModel:
         if rtype == "AWS::StepFunctions::StateMachine":
             arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
             return {"Ref": arn, "Arn": arn, "Name": name}
+        if rtype == "AWS::Logs::LogGroup":  # never created locally: the runtime keeps the functions' logs itself
+            group = self.resolver.resolve(self.resources[logical_id].get("Properties", {}).get("LogGroupName")) or name
+            return {"Ref": group, "Arn": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{group}:*"}
+        if rtype == "AWS::Events::Rule":  # not emulated: nothing matches its events locally
+            return {"Ref": name, "Arn": f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{name}"}
         return {"Ref": name, "Arn": f"arn:aws:local:{REGION}:{ACCOUNT_ID}:{logical_id}"}
 
     def _get_att(self, logical_id: str, attribute: str) -> Any:
