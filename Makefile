@@ -31,9 +31,9 @@ unit: install
 integration: install
 	$(PY) -m pytest tests/integration
 
-## bench: speed targets (never in timed tests): pledge_create handler vs a bare conditional PutItem
+## bench: load (req/s, p50/p95/p99, errors) and the machine-independent ratios on a local stack; table + bench.json
 bench: install
-	$(PY) tests/performance/bench_pledge_create.py
+	$(PY) scripts/bench.py
 
 ## chaos: a stack with every chaos switch on, a mixed workload, CONTRACT.md §3 checked; table + chaos.json
 chaos: install

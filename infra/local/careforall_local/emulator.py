@@ -26,6 +26,7 @@ import urllib.parse
 import urllib.request
 
 from careforall_local import moto_patches
+from careforall_local.write_meter import WRITES_PATH, DynamoDBWriteMeter, write_operation
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 
@@ -73,12 +74,14 @@ def _ses_message(environ, body: bytes) -> dict | None:
 
 
 class LambdaInvokeRouter:
-    """WSGI middleware: Lambda Invoke goes to the function runtime, the rest to moto; SES sends are kept."""
+    """WSGI middleware: Lambda Invoke goes to the function runtime, the rest to moto; SES sends are kept and
+    DynamoDB writes counted (write_meter.py)."""
 
     def __init__(self, moto_app, invoke_url: str) -> None:
         self._moto = moto_app
         self._invoke_url = invoke_url.rstrip("/")
         self.outbox = MailOutbox()
+        self.writes = DynamoDBWriteMeter()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -87,27 +90,42 @@ class LambdaInvokeRouter:
             return self._invoke(environ, start_response)
         if path == MAIL_PATH:
             return self._mail(environ, start_response)
+        if path == WRITES_PATH:
+            return self._writes(environ, start_response)
         if environ.get("REQUEST_METHOD") == "POST" and "/ses/aws4_request" in environ.get("HTTP_AUTHORIZATION", ""):
             return self._ses(environ, start_response)
         if environ.get("HTTP_X_AMZN_TRACE_ID") and environ.get("HTTP_X_AMZ_TARGET") == "AmazonSQS.SendMessage":
             _add_aws_trace_header(environ)
         if moto_patches.is_dynamodb_request(environ):
+            operation = write_operation(environ)
+            if operation:
+                return self._dynamodb_write(operation, environ, start_response)
             with moto_patches.DYNAMODB_LOCK:  # conditional writes must be atomic (moto_patches.py)
                 return list(self._moto(environ, start_response))
         return self._moto(environ, start_response)
+
+    def _dynamodb_write(self, operation: str, environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        with moto_patches.DYNAMODB_LOCK:  # conditional writes must be atomic (moto_patches.py)
+            status, chunks = _call(self._moto, environ, start_response)
+        self.writes.record(operation, body, status, b"".join(chunks))
+        return chunks
+
+    def _writes(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "DELETE":
+            self.writes.reset()
+        payload = json.dumps(self.writes.snapshot()).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+        return [payload]
 
     def _ses(self, environ, start_response):
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        captured: dict = {}
-
-        def capture_status(status, headers, exc_info=None):
-            captured["status"] = int(status.split(" ", 1)[0])
-            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
-
-        chunks = list(self._moto(environ, capture_status))
-        message = _ses_message(environ, body) if captured.get("status") == 200 else None
+        status, chunks = _call(self._moto, environ, start_response)
+        message = _ses_message(environ, body) if status == 200 else None
         if message is not None:
             self.outbox.record({**message, "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
         return chunks
@@ -148,6 +166,18 @@ class LambdaInvokeRouter:
         out.append(("Content-Length", str(len(payload))))
         start_response(f"{status} {'OK' if status < 400 else 'Error'}", out)
         return [payload]
+
+
+def _call(app, environ, start_response) -> tuple[int, list[bytes]]:
+    """Runs a WSGI app to the end: its status code and its body."""
+    captured = {"status": 500}
+
+    def capture_status(status, headers, exc_info=None):
+        captured["status"] = int(status.split(" ", 1)[0])
+        return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+    chunks = list(app(environ, capture_status))
+    return captured["status"], chunks
 
 
 def _add_aws_trace_header(environ) -> None:

@@ -174,6 +174,7 @@ class FunctionStats:
     invocations: int = 0
     errors: int = 0
     cold_starts: int = 0
+    total_ms: float = 0.0  # every invocation's, so a reader can take the mean over a window of its own (make bench)
     last_error: dict[str, Any] | None = None
     durations: deque = field(default_factory=deque)
     error_times: deque = field(default_factory=lambda: deque(maxlen=10_000))
@@ -185,6 +186,7 @@ class FunctionStats:
                now: float | None = None) -> None:
         now = time.time() if now is None else now
         self.invocations += 1
+        self.total_ms += duration_ms
         self.durations.append(duration_ms)
         if cold_start:
             self.cold_starts += 1
@@ -202,7 +204,8 @@ class FunctionStats:
         p50, p99 = percentile(durations, 0.5), percentile(durations, 0.99)
         return {"errors": self.errors, "errors_last_minute": recent,
                 "p50_ms": round(p50, 1) if p50 is not None else None,
-                "p99_ms": round(p99, 1) if p99 is not None else None, "last_error": self.last_error}
+                "p99_ms": round(p99, 1) if p99 is not None else None, "total_ms": round(self.total_ms, 1),
+                "last_error": self.last_error}
 
 
 class Telemetry:

@@ -92,6 +92,14 @@ def test_function_stats_records_errors_cold_starts_and_duration_percentiles():
     assert snapshot["last_error"]["type"] == "ValueError"
 
 
+def test_function_stats_total_ms_sums_every_invocation_beyond_the_window():
+    stats = FunctionStats(window=2)
+    for duration in (10.0, 20.0, 30.5):
+        stats.record(True, duration, cold_start=False, error=None, now=1000.0)
+
+    assert stats.snapshot(now=1000.0)["total_ms"] == 60.5
+
+
 def test_function_stats_error_older_than_a_minute_not_counted_as_recent():
     stats = FunctionStats()
     stats.record(False, 1.0, False, {"errorType": "X"}, now=1000.0)
