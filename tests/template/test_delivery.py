@@ -10,10 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from careforall_local.template import load_yaml, transform
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO_ROOT / "template.yaml"
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 
 STATE_MACHINE = "PaymentStateMachine"
@@ -32,16 +30,6 @@ ASYNC_PRINCIPALS = {"s3.amazonaws.com", "sns.amazonaws.com", "events.amazonaws.c
 FUNCTION_TYPES = {"AWS::Lambda::Function"}
 # boto3 `InvocationType="Event"`, or an ASL lambda:invoke task's `"InvocationType": "Event"`.
 _ASYNC_CALL = re.compile(r"""InvocationType["']?\s*[=:]\s*["']Event["']""")
-
-
-@pytest.fixture(scope="module")
-def sam() -> dict[str, Any]:
-    return json.loads(json.dumps(load_yaml(TEMPLATE)))
-
-
-@pytest.fixture(scope="module")
-def cfn() -> dict[str, Any]:
-    return transform(TEMPLATE, {}).cfn
 
 
 # ---------------------------------------------------------------------------------------- helpers

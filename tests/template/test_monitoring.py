@@ -10,11 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import pytest
-from careforall_local.template import load_yaml, transform
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO_ROOT / "template.yaml"
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 
 ALARM_TOPIC = "AlarmTopic"
@@ -59,16 +55,6 @@ _EXPRESSION_ID = re.compile(r"\b[a-z][A-Za-z0-9_]*\b")
 
 # (namespace, metric name, ((dimension, value), ...)); values of intrinsics in placeholder form, e.g. "{{Api.Arn}}".
 Metric = tuple[str, str, tuple[tuple[str, str], ...]]
-
-
-@pytest.fixture(scope="module")
-def sam() -> dict[str, Any]:
-    return json.loads(json.dumps(load_yaml(TEMPLATE)))
-
-
-@pytest.fixture(scope="module")
-def cfn() -> dict[str, Any]:
-    return transform(TEMPLATE, {}).cfn
 
 
 # ---------------------------------------------------------------------------------------- reading the template
