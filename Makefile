@@ -33,7 +33,7 @@ integration: install
 
 ## bench: load (req/s, p50/p95/p99, errors) and the machine-independent ratios on a local stack; table + bench.json
 bench: install
-	$(PY) scripts/bench.py
+	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 ## chaos: a stack with every chaos switch on, a mixed workload, CONTRACT.md §3 checked; table + chaos.json
 chaos: install

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """make bench: load, latency and the machine-independent ratios of CareForAll, on the real local stack.
 
-Starts the local stack (output in test-artifacts/bench/), then, in one run:
+Starts a local stack of its own (output in test-artifacts/bench/), or measures one already running (--attach;
+make bench BENCH_ARGS="--attach http://127.0.0.1:8080"), then, in one run:
 
 1. **Load** (an asyncio client, aiohttp): campaign reads, totals reads and guest pledge creation through the
    HTTP gateway, each for a few seconds at several concurrency levels: requests/s, p50/p95/p99, error rate.
@@ -18,6 +19,7 @@ Prints the tables, writes bench.json, and exits 1 when a target is missed: creat
 ≤ 1.3 × GetItem, at most one write to a campaign's totals item per aggregator batch.
 
     python scripts/bench.py [--seconds 4] [--levels 1,8,32] [--donations 60] [--json bench.json]
+    python scripts/bench.py --attach http://127.0.0.1:8080     # a stack started by `make run`
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ for _path in (REPO_ROOT, REPO_ROOT / "infra" / "local"):
 import aiohttp
 import requests
 from careforall_local.launcher import RunningStack, start_stack
+from careforall_local.settings import LocalSettings
 from careforall_local.stack import FunctionSpec, LocalStackModel
 from careforall_local.write_meter import WRITES_PATH
 
@@ -580,13 +583,41 @@ class BenchReport:
         return all(t["met"] for t in self.targets.values())
 
 
+@dataclass(frozen=True)
+class AttachedStack:
+    """A stack started by someone else (`make run`): measured, never stopped."""
+
+    base_url: str
+    aws_endpoint: str
+    admin_email: str
+    admin_password: str
+
+    def stop(self) -> None:
+        pass
+
+
+def attach(base_url: str, aws_endpoint: str) -> AttachedStack:
+    settings = LocalSettings.from_env()
+    try:
+        status = requests.get(f"{base_url}/health", timeout=10).status_code
+    except requests.ConnectionError:
+        status = None
+    if status != 200:
+        raise SystemExit(f"bench: no healthy local stack at {base_url} (GET /health: {status or 'no answer'}); "
+                         "start one with `make run`, or leave out --attach")
+    return AttachedStack(base_url.rstrip("/"), aws_endpoint.rstrip("/"), settings.admin_email,
+                         settings.admin_password)
+
+
 def run(args: argparse.Namespace, progress: Callable[[str], None] = print) -> BenchReport:
     report = BenchReport(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), machine())
     started = time.monotonic()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    stack = start_stack(ARTIFACTS)
+    stack = attach(args.attach, args.aws_endpoint) if args.attach else start_stack(ARTIFACTS)
     try:
-        model = LocalStackModel(REPO_ROOT / "template.yaml", {"Environment": "local"})
+        # The parameters `make run` resolves (stacks/local.json, CAREFORALL_PARAMETER_OVERRIDES), so the handlers
+        # this process runs find the stack's tables and secrets.
+        model = LocalStackModel(REPO_ROOT / "template.yaml", LocalSettings.from_env().parameter_overrides())
         functions = model.functions()
         admin = login(stack)
         campaign_id = create_campaign(stack, admin, "Bench: load")
@@ -665,6 +696,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=200, help="handler/bare-call pairs per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "bench.json")
+    parser.add_argument("--attach", metavar="URL", help="measure a stack already running there (make run: "
+                        "http://127.0.0.1:8080) instead of starting one; it should be otherwise idle")
+    parser.add_argument("--aws-endpoint", default="http://127.0.0.1:4566", help="its AWS endpoint, with --attach")
     args = parser.parse_args(argv)
     report = run(args)
     met = report.check()
