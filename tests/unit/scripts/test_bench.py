@@ -17,7 +17,8 @@ from scripts import bench
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    """An HTTP server on 127.0.0.1: /ok answers 200, /created 201 on POST, /flaky 500 on every third request."""
+    """An HTTP server on 127.0.0.1: /ok and /health answer 200, /created 201 on POST, /flaky 500 on every third
+    request."""
     calls = {"flaky": 0}
 
     async def ok(_: web.Request) -> web.Response:
@@ -32,6 +33,7 @@ def server() -> Iterator[str]:
 
     app = web.Application()
     app.router.add_get("/ok", ok)
+    app.router.add_get("/health", ok)
     app.router.add_post("/created", created)
     app.router.add_get("/flaky", flaky)
     with socket.socket() as probe:
@@ -182,3 +184,26 @@ def test_capacity_model_prefers_the_uncontended_durations_of_the_trickle() -> No
 
     # 100 donations/s x 4 task invocations x 0.025 s, not the burst's 0.1 s
     assert rows[0]["lambda_concurrency_by_function"]["PaymentTaskFunction"] == 10.0
+
+
+def test_attach_without_a_stack_there_exits_with_a_clear_message() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+    with pytest.raises(SystemExit, match="no healthy local stack .* start one with `make run`"):
+        bench.attach(closed, "http://127.0.0.1:4566")
+
+
+def test_attach_to_a_healthy_stack_takes_its_urls_and_the_local_admin(server: str, monkeypatch) -> None:
+    monkeypatch.delenv("CAREFORALL_ADMIN_EMAIL", raising=False)
+
+    stack = bench.attach(server + "/", "http://127.0.0.1:4566/")
+
+    assert (stack.base_url, stack.aws_endpoint) == (server, "http://127.0.0.1:4566")
+    assert stack.admin_email == "admin@careforall.local"
+
+
+def test_attach_to_a_server_that_is_not_a_stack_exits(server: str) -> None:
+    with pytest.raises(SystemExit, match="GET /health: 404"):
+        bench.attach(server + "/elsewhere", "http://127.0.0.1:4566")
