@@ -598,6 +598,7 @@ class AttachedStack:
 
 def attach(base_url: str, aws_endpoint: str) -> AttachedStack:
     settings = LocalSettings.from_env()
+    base_url, aws_endpoint = base_url.rstrip("/"), aws_endpoint.rstrip("/")
     try:
         status = requests.get(f"{base_url}/health", timeout=10).status_code
     except requests.ConnectionError:
@@ -605,8 +606,7 @@ def attach(base_url: str, aws_endpoint: str) -> AttachedStack:
     if status != 200:
         raise SystemExit(f"bench: no healthy local stack at {base_url} (GET /health: {status or 'no answer'}); "
                          "start one with `make run`, or leave out --attach")
-    return AttachedStack(base_url.rstrip("/"), aws_endpoint.rstrip("/"), settings.admin_email,
-                         settings.admin_password)
+    return AttachedStack(base_url, aws_endpoint, settings.admin_email, settings.admin_password)
 
 
 def run(args: argparse.Namespace, progress: Callable[[str], None] = print) -> BenchReport:
