@@ -105,9 +105,7 @@ class LambdaInvokeRouter:
         return self._moto(environ, start_response)
 
     def _dynamodb_write(self, operation: str, environ, start_response):
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
+        body = _read_body(environ)
         with moto_patches.DYNAMODB_LOCK:  # conditional writes must be atomic (moto_patches.py)
             status, chunks = _call(self._moto, environ, start_response)
         self.writes.record(operation, body, status, b"".join(chunks))
@@ -121,9 +119,7 @@ class LambdaInvokeRouter:
         return [payload]
 
     def _ses(self, environ, start_response):
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
+        body = _read_body(environ)
         status, chunks = _call(self._moto, environ, start_response)
         message = _ses_message(environ, body) if status == 200 else None
         if message is not None:
@@ -168,6 +164,14 @@ class LambdaInvokeRouter:
         return [payload]
 
 
+def _read_body(environ) -> bytes:
+    """The request body, put back so the app behind reads it too."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
 def _call(app, environ, start_response) -> tuple[int, list[bytes]]:
     """Runs a WSGI app to the end: its status code and its body."""
     captured = {"status": 500}
@@ -184,8 +188,7 @@ def _add_aws_trace_header(environ) -> None:
     """SQS keeps the sender's X-Amzn-Trace-Id as the message's AWSTraceHeader system attribute (unless the
     request sets one), so a traced sender's consumer joins its trace; moto only keeps an explicit one.
     (SendMessageBatch: moto drops system attributes altogether, so batch sends carry no trace locally.)"""
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
+    body = _read_body(environ)
     try:
         request = json.loads(body)
         header = {"DataType": "String", "StringValue": environ["HTTP_X_AMZN_TRACE_ID"]}
