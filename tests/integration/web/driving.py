@@ -67,11 +67,14 @@ class Browser:
 
     # -------------------------------------------------------------- reading and waiting
     def wait_for(self, condition, *, timeout: float = 15, what: str = "the page"):
-        from selenium.common.exceptions import TimeoutException
+        from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
         from selenium.webdriver.support.ui import WebDriverWait
 
+        # The app re-renders whole regions (the nav after sign-in, a list after a push): an element found
+        # an instant before may be gone when the condition reads it. That is "not yet", so poll again.
         try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(condition)
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                                 ignored_exceptions=(StaleElementReferenceException,)).until(condition)
         except TimeoutException:
             raise AssertionError(f"{what} did not happen within {timeout} s; page shows:\n"
                                  f"{self.text('main')[:1500]}") from None
@@ -88,6 +91,16 @@ class Browser:
         return self.driver.find_elements(By.CSS_SELECTOR, css)
 
     def text(self, css: str) -> str:
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        for _ in range(2):  # re-rendered between finding and reading: find it again
+            try:
+                return self._first_text(css)
+            except StaleElementReferenceException:
+                pass
+        return self._first_text(css)
+
+    def _first_text(self, css: str) -> str:
         found = self.elements(css)
         return found[0].text if found else ""
 
