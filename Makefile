@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt functions/layer/requirements.txt constraints.txt | cksum | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)/infra/local
 
-.PHONY: install run test unit integration template check-template bench chaos lock clean
+.PHONY: install browser run test unit integration template check-template bench chaos lock clean
 
 $(STAMP): requirements-dev.txt functions/layer/requirements.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required (the Lambda runtime is python3.11)"; exit 1; }
@@ -17,18 +17,22 @@ $(STAMP): requirements-dev.txt functions/layer/requirements.txt constraints.txt
 
 install: $(STAMP)
 
+## browser: Debian's chromium and chromedriver for the browser tests, installed when missing (root or sudo -n)
+browser:
+	@scripts/system-deps browser
+
 ## run: the whole stack on 127.0.0.1 (CAREFORALL_PORT, default 8080; AWS endpoint 4566)
 run: install
 	exec $(PY) -m careforall_local
 
 ## test: template checks, unit tests, then integration tests against a real local stack
-test: install
+test: browser install
 	$(PY) -m pytest
 
 unit: install
 	$(PY) -m pytest tests/unit
 
-integration: install
+integration: browser install
 	$(PY) -m pytest tests/integration
 
 ## bench: load (req/s, p50/p95/p99, errors) and the machine-independent ratios on a local stack; table + bench.json
