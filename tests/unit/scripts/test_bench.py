@@ -108,7 +108,7 @@ def test_run_level_unreachable_server_reports_connection_errors() -> None:
     assert "200" not in result.statuses
 
 
-def report(create: float, totals: float, per_batch: float) -> bench.BenchReport:
+def report(create: float, totals: float, per_batch: float, cold_import: float = 1.2) -> bench.BenchReport:
     accounting = bench.DonationAccounting(
         pledges=10, completed=10, seconds_to_settle=1.0, writes_per_donation=12.0, rejected_writes_per_donation=0.0,
         transactional_writes_per_donation=4.0, writes_per_donation_by_table={"PledgesTable": 3.0},
@@ -123,8 +123,9 @@ def report(create: float, totals: float, per_batch: float) -> bench.BenchReport:
     load = [bench.LevelResult("campaign read", 1, 10, 1.0, 10.0, 4.0, 5.0, 6.0, 0.0, {"200": 10})]
     return bench.BenchReport(
         started_at="2026-11-25T00:00:00Z", load=load, machine={"cpu": "test", "cores": 2, "python": "3.11"}, donations=accounting,
-        imports={"boto3_ms": 100.0, "functions": {"PledgesFunction": {"module": "m", "ms": 250.0,
-                                                                      "ratio_to_boto3": 2.5}}},
+        imports={"boto3_ms": 100.0, "functions": {"PledgesFunction": {
+            "module": "m", "ms": cold_import * 100, "ratio_to_boto3": cold_import,
+            "with_first_invocation_ms": 250.0, "with_first_invocation_ratio": 2.5}}},
         handlers={"create_handler_vs_put_item": {**timing, "ratio": create},
                   "totals_read_vs_get_item": {**timing, "ratio": totals}})
 
@@ -148,7 +149,18 @@ def test_render_missed_target_says_missed() -> None:
     table = bench.render(missed)
 
     assert "| create_handler_vs_put_item | 1.0 | 1.0 | 2.0 | ≤ 1.5 | MISSED |" in table
-    assert "| PledgesFunction | 1.0 |  | 5.0 | 9.0 | 250.0 | 2.5 |" in table
+    assert "| PledgesFunction | 1.0 |  | 5.0 | 9.0 | 120.0 | 1.2 | 250.0 | 2.5 |" in table
+
+
+def test_check_cold_import_over_one_and_a_half_boto3_fails() -> None:
+    slow = report(create=1.0, totals=1.0, per_batch=1.0, cold_import=1.51)
+
+    assert slow.check() is False
+    assert slow.targets["cold_import_PledgesFunction_vs_boto3"] == {"measured": 1.51, "target": 1.5, "met": False}
+
+
+def test_check_cold_import_at_one_and_a_half_boto3_passes() -> None:
+    assert report(create=1.0, totals=1.0, per_batch=1.0, cold_import=1.5).check() is True
 
 
 def test_capacity_model_scales_demand_with_the_rate_and_names_the_first_bottleneck() -> None:
