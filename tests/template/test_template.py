@@ -110,7 +110,7 @@ def test_check_template_dangling_getatt_in_stream_event_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Survives the transform (as an event source mapping) and is caught by cfn-lint on its output."""
-    anchor = "      Handler: users_service.handler.seed_admin_handler\n"
+    anchor = "      Handler: users_service.entry.seed_admin_handler\n"
     event = (
         "      Events:\n"
         "        Changes:\n"
@@ -265,8 +265,26 @@ def _top_level_names(tree: ast.Module) -> set[str]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             names.add(node.name)
         elif isinstance(node, ast.Assign):
-            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+            for target in node.targets:
+                elements = target.elts if isinstance(target, ast.Tuple) else [target]
+                names |= {t.id for t in elements if isinstance(t, ast.Name)}
     return names
+
+
+def _deferred_handlers(tree: ast.Module) -> tuple[str, list[str]] | None:
+    """(module, handler names) of an entry module's `... = entry_point("module", Settings, *handlers)`."""
+    for node in tree.body:
+        call = node.value if isinstance(node, ast.Assign) else None
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "entry_point":
+            module = call.args[0].value
+            handlers = [arg.value for arg in call.args[2:]] or ["lambda_handler"]
+            return module, handlers
+    return None
+
+
+def _module_source(code_dir: Path, module: str) -> Path | None:
+    base = code_dir / Path(*module.split("."))
+    return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
 
 
 def test_function_handlers_under_code_uri_resolve_to_defined_functions(transformed: Transformed) -> None:
@@ -279,8 +297,15 @@ def test_function_handlers_under_code_uri_resolve_to_defined_functions(transform
         assert isinstance(code_uri, str) and not code_uri.startswith("s3://"), f"{name}: local CodeUri expected"
         module, _, attribute = props["Handler"].rpartition(".")
         assert module and attribute, f"{name}: Handler {props['Handler']!r} is not module.function"
-        base = transformed.root / code_uri / Path(*module.split("."))
-        source = next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+        source = _module_source(transformed.root / code_uri, module)
         assert source, f"{name}: no module {module} under {code_uri}"
         tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
         assert attribute in _top_level_names(tree), f"{name}: {source.relative_to(REPO_ROOT)} defines no {attribute}"
+        deferred = _deferred_handlers(tree)
+        if deferred is not None:  # an entry point: the module it loads at the first invocation defines the handler
+            target, handlers = deferred
+            assert attribute in handlers, f"{name}: {module} does not defer {attribute}"
+            target_source = _module_source(transformed.root / code_uri, target)
+            assert target_source, f"{name}: {module} defers to {target}, which is not under {code_uri}"
+            target_tree = ast.parse(target_source.read_text(encoding="utf-8"), filename=str(target_source))
+            assert attribute in _top_level_names(target_tree), f"{name}: {target} defines no {attribute}"

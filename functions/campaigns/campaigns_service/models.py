@@ -8,9 +8,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from careforall.config import BaseSettings
 from careforall.money import Money
 from careforall.text import prose
+from campaigns_service.settings import Settings  # noqa: F401 - re-exported
 
 MAX_GOAL = Decimal("100000000.00")
 
@@ -26,11 +26,6 @@ class CampaignStatus(str, Enum):
     ACTIVE = "ACTIVE"
     COMPLETED = "COMPLETED"
     CANCELLED = "CANCELLED"
-
-
-class Settings(BaseSettings):
-    campaigns_table_name: str = Field(alias="CAMPAIGNS_TABLE_NAME", min_length=1)
-    totals_table_name: str = Field(alias="TOTALS_TABLE_NAME", min_length=1)
 
 
 class _Request(BaseModel):

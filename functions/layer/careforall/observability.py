@@ -4,13 +4,74 @@ Service name and namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRIC
 (set in template.yaml), so every log line, trace and metric says which function produced it.
 """
 
-import warnings
+from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+import functools
+import warnings
+from typing import TYPE_CHECKING, Any, Callable
+
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+
+# What the functions call out with: botocore (every AWS call a subsegment) and http.client (the sandbox's
+# webhooks). Patching everything the X-Ray SDK knows (requests, sqlite3, pymongo, ...) imported libraries
+# that no function uses.
+TRACED_MODULES = ("botocore", "httplib")
+
+
+class DeferredTracer:
+    """The function's Powertools Tracer, built when the first invocation starts instead of at import.
+
+    Building it loads the X-Ray SDK and patches botocore, about a fifth of boto3's own import time:
+    a cold start's import stays within its budget, and the handler and every method it decorated
+    are traced exactly as by a Tracer built at import (decorators wrap now, trace once it exists).
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._tracer: Tracer | None = None
+
+    @property
+    def built(self) -> bool:
+        return self._tracer is not None
+
+    def get(self) -> Tracer:
+        if self._tracer is None:
+            from aws_lambda_powertools import Tracer
+
+            self._tracer = Tracer(**self._options)
+        return self._tracer
+
+    def capture_lambda_handler(self, lambda_handler: Callable | None = None, **options: Any) -> Callable:
+        return self._deferred("capture_lambda_handler", lambda_handler, options)
+
+    def capture_method(self, method: Callable | None = None, **options: Any) -> Callable:
+        return self._deferred("capture_method", method, options)
+
+    def _deferred(self, decorator: str, function: Callable | None, options: dict[str, Any]) -> Callable:
+        if function is None:
+            return functools.partial(self._deferred, decorator, options=options)
+
+        traced: Callable | None = None
+
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            nonlocal traced
+            if traced is None:
+                traced = getattr(self.get(), decorator)(function, **options)
+            return traced(*args, **kwargs)
+
+        return wrapper
+
+    def __getattr__(self, name: str) -> Any:  # put_annotation, disabled, provider, ...
+        return getattr(self.get(), name)
+
+
 logger = Logger()
-tracer = Tracer()
+tracer = DeferredTracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 
 # A request that records no business metric is normal (a GET, a rejected login); Powertools warns on

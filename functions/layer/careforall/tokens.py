@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 import uuid
 
-from jose import JWTError, jwt
 from pydantic import BaseModel, ConfigDict
 
 ALGORITHM = "HS256"
@@ -54,9 +53,13 @@ class TokenService:
             "exp": now + self.ttl_seconds,
             "jti": uuid.uuid4().hex,
         }
+        from jose import jwt  # python-jose loads its crypto backends: only requests that carry a token pay for them
+
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> TokenClaims:
+        from jose import JWTError, jwt
+
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") != ALGORITHM:

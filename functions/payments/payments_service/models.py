@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from careforall.config import BaseSettings
 
 from payments_service.transitions import PaymentState
+from payments_service.settings import ApiSettings, TaskSettings, StarterSettings, ProjectorSettings  # noqa: F401 - re-exported
 
 WEBHOOK_STATE = {
     "payment.authorized": PaymentState.AUTHORIZED,
@@ -16,25 +16,6 @@ WEBHOOK_STATE = {
     "payment.completed": PaymentState.COMPLETED,
     "payment.failed": PaymentState.FAILED,
 }
-
-
-class ApiSettings(BaseSettings):
-    payments_table_name: str = Field(alias="PAYMENTS_TABLE_NAME", min_length=1)
-    webhook_secret_id: str = Field(alias="WEBHOOK_SECRET_ID", min_length=1)
-    webhook_tolerance_seconds: int = Field(alias="WEBHOOK_TOLERANCE_SECONDS", default=300, ge=1)
-
-
-class TaskSettings(BaseSettings):
-    payments_table_name: str = Field(alias="PAYMENTS_TABLE_NAME", min_length=1)
-    provider_function_name: str = Field(alias="PROVIDER_FUNCTION_NAME", min_length=1)
-
-
-class StarterSettings(BaseSettings):
-    state_machine_arn: str = Field(alias="PAYMENT_STATE_MACHINE_ARN", min_length=1)
-
-
-class ProjectorSettings(BaseSettings):
-    pledges_table_name: str = Field(alias="PLEDGES_TABLE_NAME", min_length=1)
 
 
 class WebhookData(BaseModel):

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from careforall.config import BaseSettings
 from careforall.emails import Email
 from careforall.money import Money
 from careforall.text import prose, single_line
+from pledges_service.settings import Settings, RelaySettings  # noqa: F401 - re-exported
 
 MAX_PLEDGE = Decimal("1000000.00")
 # The contract: 1-255 printable ASCII characters (\Z, not $: "$" also matches before a trailing newline).
@@ -30,21 +30,6 @@ class PledgeStatus(str, Enum):
     PENDING = "PENDING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
-
-
-class Settings(BaseSettings):
-    pledges_table_name: str = Field(alias="PLEDGES_TABLE_NAME", min_length=1)
-    campaigns_table_name: str = Field(alias="CAMPAIGNS_TABLE_NAME", min_length=1)
-    users_table_name: str = Field(alias="USERS_TABLE_NAME", min_length=1)
-    rate_limits_table_name: str = Field(alias="RATE_LIMITS_TABLE_NAME", min_length=1)
-    jwt_secret_id: str = Field(alias="JWT_SECRET_ID", min_length=1)
-    token_issuer: str = Field(alias="TOKEN_ISSUER", min_length=1)
-    sender_email: str = Field(alias="SENDER_EMAIL", min_length=3)
-    web_app_url: str = Field(alias="WEB_APP_URL", min_length=1)
-
-
-class RelaySettings(BaseSettings):
-    payments_queue_url: str = Field(alias="PAYMENTS_QUEUE_URL", min_length=1)
 
 
 class _Request(BaseModel):

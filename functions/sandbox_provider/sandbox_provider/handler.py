@@ -14,26 +14,15 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
-from pydantic import Field
 
 from careforall import dynamo, signatures
-from careforall.config import BaseSettings, load_settings
+from careforall.config import load_settings
 from careforall.observability import logger, metrics, tracer
 from careforall.secrets import get_secret
 from careforall.tracing import annotate, correlation, current_trace_header
 
 from sandbox_provider.provider import ProviderPayment, SandboxProvider, WebhookDecision, WebhookPlan
-
-
-class Settings(BaseSettings):
-    table_name: str = Field(alias="SANDBOX_TABLE_NAME", min_length=1)
-    webhook_queue_url: str = Field(alias="WEBHOOK_QUEUE_URL", min_length=1)
-    webhook_url: str = Field(alias="WEBHOOK_URL", min_length=1)
-    webhook_secret_id: str = Field(alias="WEBHOOK_SECRET_ID", min_length=1)
-    autopilot: bool = Field(alias="PROVIDER_AUTOPILOT", default=True)
-    drop_rate: float = Field(alias="WEBHOOK_DROP_RATE", default=0.0, ge=0, le=1)
-    duplicate_rate: float = Field(alias="WEBHOOK_DUPLICATE_RATE", default=0.0, ge=0, le=1)
-    max_delay_seconds: int = Field(alias="WEBHOOK_MAX_DELAY_SECONDS", default=2, ge=0, le=900)
+from sandbox_provider.settings import Settings
 
 
 SETTINGS = load_settings(Settings)

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from careforall.config import BaseSettings
 from careforall.money import Money
+from totals_service.settings import AggregatorSettings, ApiSettings  # noqa: F401 - re-exported
 
 COUNTED_STATES = frozenset({"CAPTURED", "COMPLETED"})
-
-
-class AggregatorSettings(BaseSettings):
-    totals_table_name: str = Field(alias="TOTALS_TABLE_NAME", min_length=1)
-    ledger_table_name: str = Field(alias="TOTALS_LEDGER_TABLE_NAME", min_length=1)
-
-
-class ApiSettings(BaseSettings):
-    totals_table_name: str = Field(alias="TOTALS_TABLE_NAME", min_length=1)
 
 
 class PaymentChange(BaseModel):

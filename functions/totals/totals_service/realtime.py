@@ -20,25 +20,15 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
-from pydantic import Field
 
 from careforall import dynamo
 from careforall.clock import now_iso
-from careforall.config import BaseSettings, load_settings
+from careforall.config import load_settings
 from careforall.mail import SesMailer
 from careforall.money import format_amount, from_cents
 from careforall.observability import count, logger, metrics, tracer
 from careforall.tracing import correlation, joined_trace
-
-
-class Settings(BaseSettings):
-    connections_table_name: str = Field(alias="CONNECTIONS_TABLE_NAME", min_length=1)
-    pledges_table_name: str = Field(alias="PLEDGES_TABLE_NAME", min_length=1)
-    totals_table_name: str = Field(alias="TOTALS_TABLE_NAME", min_length=1)
-    campaigns_table_name: str = Field(alias="CAMPAIGNS_TABLE_NAME", min_length=1)
-    users_table_name: str = Field(alias="USERS_TABLE_NAME", min_length=1)
-    websocket_endpoint: str = Field(alias="WEBSOCKET_ENDPOINT", min_length=1)
-    sender_email: str = Field(alias="SENDER_EMAIL", min_length=3)
+from totals_service.settings import RealtimeSettings as Settings
 
 
 SETTINGS = load_settings(Settings)

@@ -8,22 +8,15 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 
 from careforall import dynamo
 from careforall.auth import Authenticator, Unauthenticated
-from careforall.config import BaseSettings, load_settings
+from careforall.config import load_settings
 from careforall.directory import authenticator_for
 from careforall.observability import logger, tracer
+from totals_service.settings import SocketsSettings as Settings
 
 CONNECTION_TTL_SECONDS = 2 * 3600  # API Gateway closes a WebSocket after 2 hours anyway
-
-
-class Settings(BaseSettings):
-    connections_table_name: str = Field(alias="CONNECTIONS_TABLE_NAME", min_length=1)
-    users_table_name: str = Field(alias="USERS_TABLE_NAME", min_length=1)
-    jwt_secret_id: str = Field(alias="JWT_SECRET_ID", min_length=1)
-    token_issuer: str = Field(alias="TOKEN_ISSUER", min_length=1)
 
 
 SETTINGS = load_settings(Settings)

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-from careforall.config import BaseSettings
 from careforall.emails import Email
 from careforall.text import single_line
 from careforall.identity import Role
+from users_service.settings import Settings  # noqa: F401 - re-exported
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
                  AfterValidator(single_line)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
-
-
-class Settings(BaseSettings):
-    users_table_name: str = Field(alias="USERS_TABLE_NAME", min_length=1)
-    rate_limits_table_name: str = Field(alias="RATE_LIMITS_TABLE_NAME", min_length=1)
-    jwt_secret_id: str = Field(alias="JWT_SECRET_ID", min_length=1)
-    token_issuer: str = Field(alias="TOKEN_ISSUER", min_length=1)
-    token_ttl_seconds: int = Field(alias="TOKEN_TTL_SECONDS", ge=60, le=86400)
 
 
 class _Request(BaseModel):
