@@ -3,7 +3,8 @@
 Links are `[text](target)`, `![alt](target)`, reference definitions `[ref]: target` and `<a href="target">`,
 outside fenced code blocks and inline code. Targets with a scheme (http, https, mailto, ws, wss) are not
 followed; everything else resolves from the markdown file's folder, also outside the repository
-(`../shared/CONTRACT.md`: CI puts shared/ beside the clone). An anchor (`#part` or `file.md#part`) must be the
+(`../shared/CONTRACT.md`: CI puts shared/ beside the clone); a clone with no such folder beside it cannot
+vouch for what is in it, so links into a sibling folder that is absent are not judged. An anchor (`#part` or `file.md#part`) must be the
 GitHub slug of a heading in the target markdown file. README.md stays a page read in two minutes.
 """
 
@@ -91,11 +92,21 @@ def dead_links(markdown: Path) -> list[str]:
         path_part, _, anchor = target.partition("#")
         destination = (markdown.parent / unquote(path_part)).resolve() if path_part else markdown
         where = f"{markdown}:{number}: {target}"
+        if _in_absent_sibling_of_repository(destination):
+            continue
         if not destination.exists():
             problems.append(f"{where}: no such file {destination}")
         elif anchor and destination.suffix.lower() == ".md" and unquote(anchor).lower() not in anchors(destination):
             problems.append(f"{where}: no heading with anchor #{anchor} in {destination}")
     return problems
+
+
+def _in_absent_sibling_of_repository(destination: Path) -> bool:
+    """True for a path in a folder beside this repository (e.g. ../shared) when that folder does not exist."""
+    if destination.is_relative_to(REPO_ROOT) or not destination.is_relative_to(REPO_ROOT.parent):
+        return False
+    sibling = REPO_ROOT.parent / destination.relative_to(REPO_ROOT.parent).parts[0]
+    return not sibling.exists()
 
 
 def project_markdown() -> list[Path]:
@@ -187,3 +198,10 @@ def test_anchors_of_repeated_heading_numbers_the_repeats(tmp_path: Path) -> None
     page.write_text("# Runs\n\n## Runs\n\n```\n# Runs\n```\n", encoding="utf-8")
 
     assert anchors(page) == {"runs", "runs-1"}
+
+
+def test_check_links_into_absent_sibling_folder_are_not_judged() -> None:
+    absent = REPO_ROOT.parent / "careforall-no-such-sibling" / "CONTRACT.md"
+
+    assert _in_absent_sibling_of_repository(absent) is True
+    assert _in_absent_sibling_of_repository(REPO_ROOT / "docs" / "missing.md") is False
