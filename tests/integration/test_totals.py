@@ -28,7 +28,7 @@ PLEDGES = 300
 CLIENT_THREADS = 8
 IN_FLIGHT = 32  # unsettled pledges at most (see PledgeLoad)
 SEED = 20250301
-SETTLE_TIMEOUT = 240  # every pledge COMPLETED or FAILED within this, from the first request
+SETTLE_TIMEOUT = 420  # every pledge COMPLETED or FAILED within this, from the first request: a deadline, not a speed target (make bench has those)
 CHAOS = {
     "CAREFORALL_CHAOS_DUPLICATE": "1",
     "CAREFORALL_CHAOS_FAIL_AFTER": "0.2",
@@ -39,7 +39,7 @@ CHAOS = {
 AGGREGATOR = "TotalsAggregatorFunction"
 COUNTED = ("CAPTURED", "COMPLETED")
 
-pytestmark = pytest.mark.timeout(480)  # the chaos stack's start and its few hundred pledges run in the first test
+pytestmark = pytest.mark.timeout(660)  # the chaos stack's start and its few hundred pledges run in the first test
 
 
 def cents(amount: str | Decimal) -> int:
