@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from careforall import dynamo
+from careforall import contention, dynamo
 from careforall.errors import ValidationFailedError
 from careforall.pagination import decode_cursor, encode_cursor
 
@@ -38,10 +38,11 @@ class DynamoCampaignRepository:
         # The campaign and its (empty) totals item are born together, so GET .../totals is one GetItem.
         totals = {"campaign_id": campaign.id, "total_cents": 0, "pledge_count": 0, "goal_cents": campaign.goal_cents,
                   "currency": campaign.currency, "updated_at": campaign.created_at}
-        self._client.transact_write_items(TransactItems=[
+        transaction = [
             {"Put": put_campaign},
             {"Put": {"TableName": self._totals, "Item": dynamo.to_item(totals),
-                     "ConditionExpression": "attribute_not_exists(campaign_id)"}}])
+                     "ConditionExpression": "attribute_not_exists(campaign_id)"}}]
+        contention.retry_contended(lambda: self._client.transact_write_items(TransactItems=transaction))
 
     def get(self, campaign_id: str) -> CampaignRecord | None:
         item = dynamo.from_item(self._client.get_item(

@@ -18,7 +18,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (RequestUnsup
                                                                       RequestValidationError)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from careforall.errors import DomainError
+from careforall import contention
+from careforall.errors import DomainError, ServiceBusyError
 from careforall.identity import Caller, caller_from_authorizer
 from careforall.errors import UnauthorizedError
 from careforall.observability import logger
@@ -67,6 +68,11 @@ def create_api() -> APIGatewayRestResolver:
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:
+        if contention.retry_base_seconds(error) is not None:
+            # Throttling or a transaction conflict that outlasted the SDK's retries on a write no data layer
+            # retries itself: nothing was written, and the client may send the same request again.
+            logger.warning("write refused by contention", extra={"code": contention.error_code(error)})
+            return _domain_error(ServiceBusyError())
         logger.exception("unhandled error")
         return problem(500, "internal-error", "Internal Server Error",
                        "The request failed unexpectedly; it is safe to retry.")

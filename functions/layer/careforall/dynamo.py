@@ -14,6 +14,8 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 
+from careforall import contention
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -54,5 +56,4 @@ def is_condition_failure(error: Exception) -> bool:
 
 def cancellation_codes(error: Exception) -> list[str]:
     """Per-item reasons of a cancelled TransactWriteItems, in request order ('None' where it passed)."""
-    reasons = getattr(error, "response", {}).get("CancellationReasons") or []
-    return [reason.get("Code", "None") for reason in reasons]
+    return contention.cancellation_codes(error)

@@ -51,3 +51,14 @@ class TooManyRequestsError(DomainError):
 
     def __init__(self, detail: str, *, retry_after_seconds: int) -> None:
         super().__init__(detail, headers={"Retry-After": str(max(1, int(retry_after_seconds)))})
+
+
+class ServiceBusyError(DomainError):
+    """A write kept meeting contention (another transaction on the same item, throttling) after its retries:
+    nothing was written, and the same request may be sent again."""
+
+    status, problem, title = 503, "service-busy", "Service Unavailable"
+
+    def __init__(self, detail: str = "The service is busy; nothing was written. Retry the same request shortly.",
+                 *, retry_after_seconds: int = 1) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, int(retry_after_seconds)))})

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from careforall import dynamo
+from careforall import contention, dynamo
 from careforall.errors import ValidationFailedError
 from careforall.pagination import decode_cursor, encode_cursor
 
@@ -30,6 +30,15 @@ def campaign_status_key(campaign_id: str, status: PledgeStatus | str) -> str:
     return f"{campaign_id}#{PledgeStatus(status).value}"
 
 
+def _create_retry_base(error: BaseException) -> float | None:
+    """Contention on the campaign's ConditionCheck (or throttling) is retried; any reason on the pledge item
+    itself is an answer: the pledge exists, or the same (scope, key) is in flight (409 by the contract)."""
+    codes = contention.cancellation_codes(error)
+    if len(codes) > 1 and codes[1] in ("ConditionalCheckFailed", "TransactionConflict"):
+        return None
+    return contention.retry_base_seconds(error)
+
+
 def _record(item: dict[str, Any] | None) -> PledgeRecord | None:
     if not item:
         return None
@@ -38,28 +47,33 @@ def _record(item: dict[str, Any] | None) -> PledgeRecord | None:
 
 
 class DynamoPledgeRepository:
-    def __init__(self, table_name: str, campaigns_table_name: str, client=None) -> None:
+    def __init__(self, table_name: str, campaigns_table_name: str, client=None,
+                 backoff: contention.Backoff = contention.DEFAULT_BACKOFF) -> None:
         self._table = table_name
         self._campaigns = campaigns_table_name
         self._client = client or dynamo.client()
+        self._backoff = backoff
 
     def create(self, pledge: PledgeRecord) -> CreateResult:
         item = {**pledge.model_dump(mode="json", exclude_none=True), "pk": f"PLEDGE#{pledge.id}", "entity": ENTITY,
                 "created_sort": f"{pledge.created_at}#{pledge.id}", "donor_email_key": email_key(pledge.donor_email),
                 "campaign_status": campaign_status_key(pledge.campaign_id, pledge.status)}
+        transaction = [
+            {"ConditionCheck": {
+                "TableName": self._campaigns, "Key": dynamo.to_item({"id": pledge.campaign_id}),
+                "ConditionExpression": "#status = :active",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": dynamo.to_values({":active": "ACTIVE"})}},
+            {"Put": {
+                "TableName": self._table, "Item": dynamo.to_item(item),
+                "ConditionExpression": "attribute_not_exists(pk)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+        ]
         try:
-            # One atomic write: the campaign is still ACTIVE, and this pledge id is new.
-            self._client.transact_write_items(TransactItems=[
-                {"ConditionCheck": {
-                    "TableName": self._campaigns, "Key": dynamo.to_item({"id": pledge.campaign_id}),
-                    "ConditionExpression": "#status = :active",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": dynamo.to_values({":active": "ACTIVE"})}},
-                {"Put": {
-                    "TableName": self._table, "Item": dynamo.to_item(item),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
-            ])
+            # One atomic write: the campaign is still ACTIVE, and this pledge id is new. Contention is retried
+            # (ServiceBusyError, a 503, when it outlasts the retries).
+            contention.retry_contended(lambda: self._client.transact_write_items(TransactItems=transaction),
+                                       backoff=self._backoff, retry_base=_create_retry_base)
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from careforall import dynamo
+from careforall import contention, dynamo
 from careforall.identity import Role
 
 from users_service.logic import EmailTakenError
@@ -24,11 +24,14 @@ class DynamoUserRepository:
     def create(self, user: UserRecord) -> None:
         user_item = dynamo.to_item({"pk": f"USER#{user.id}", "entity": "USER", **user.model_dump(mode="json")})
         email_item = dynamo.to_item({"pk": f"EMAIL#{email_key(user.email)}", "entity": "EMAIL", "user_id": user.id})
+        transaction = [
+            {"Put": {"TableName": self._table, "Item": user_item, "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"TableName": self._table, "Item": email_item, "ConditionExpression": "attribute_not_exists(pk)"}},
+        ]
         try:
-            self._client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self._table, "Item": user_item, "ConditionExpression": "attribute_not_exists(pk)"}},
-                {"Put": {"TableName": self._table, "Item": email_item, "ConditionExpression": "attribute_not_exists(pk)"}},
-            ])
+            # A conflict on the EMAIL# guard is a registration of the same email in flight: retried, it becomes
+            # the ConditionalCheckFailed below once that one is written.
+            contention.retry_contended(lambda: self._client.transact_write_items(TransactItems=transaction))
         except ClientError as error:
             if error.response["Error"]["Code"] == "TransactionCanceledException":
                 codes = dynamo.cancellation_codes(error)

@@ -7,12 +7,13 @@ import uuid
 from typing import Annotated, Any
 
 import pytest
+from botocore.exceptions import ClientError
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from careforall.api import MAX_BODY_BYTES, PROBLEM_JSON, create_api, ok, require_caller, serve
-from careforall.errors import ConflictError, TooManyRequestsError
+from careforall.errors import ConflictError, ServiceBusyError, TooManyRequestsError
 
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"  # requestContext.requestId of the sample events
 
@@ -47,6 +48,24 @@ def throttled() -> Response[Any]:
 @app.get("/boom")
 def boom() -> Response[Any]:
     raise RuntimeError("database password is hunter2")
+
+
+@app.get("/contended")
+def contended() -> Response[Any]:
+    raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                       "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]},
+                      "TransactWriteItems")
+
+
+@app.get("/throughput")
+def throughput() -> Response[Any]:
+    raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+                      "UpdateItem")
+
+
+@app.get("/busy")
+def busy() -> Response[Any]:
+    raise ServiceBusyError()
 
 
 @app.get("/whoami")
@@ -189,6 +208,15 @@ def test_serve_unhandled_exception_answers_500_without_internals(request_to, cal
     _assert_problem(status, headers, body, 500)
     assert "hunter2" not in json.dumps(body)
     assert headers["x-correlation-id"] == REQUEST_ID
+
+
+@pytest.mark.parametrize("path", ["/contended", "/throughput", "/busy"])
+def test_serve_write_refused_by_contention_answers_503_with_retry_after(request_to, call, path):
+    status, headers, body = call(request_to("GET", path))
+
+    _assert_problem(status, headers, body, 503)
+    assert body["type"].endswith("/service-busy")
+    assert headers["retry-after"] == "1"
 
 
 def test_serve_unknown_route_answers_404_problem(request_to, call):

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from careforall.errors import ValidationFailedError
+from careforall import contention
+from careforall.errors import ServiceBusyError, ValidationFailedError
 from botocore.exceptions import ClientError
 
 from payments_service.dal import DynamoPledgeProjection
@@ -153,11 +154,94 @@ def test_create_cancelled_by_conflict_on_pledge_item_returns_in_flight(pledges_s
 
 def test_create_cancelled_for_unknown_reason_raises(pledges_stack):
     tables = pledges_stack.stack.tables
-    throttled = DynamoPledgeRepository(tables["PledgesTable"], tables["CampaignsTable"],
-                                       client=CancellingClient("None", "ThrottlingError"))
+    invalid = DynamoPledgeRepository(tables["PledgesTable"], tables["CampaignsTable"],
+                                     client=CancellingClient("None", "ValidationError"))
 
     with pytest.raises(ClientError):
-        throttled.create(_any_record("c"))
+        invalid.create(_any_record("c"))
+
+
+# ------------------------------------------------------------------------------------------ contention
+def cancelled(*codes: str) -> ClientError:
+    return ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                        "CancellationReasons": [{"Code": code} for code in codes]}, "TransactWriteItems")
+
+
+def throttled(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "slow down"}}, "TransactWriteItems")
+
+
+class ScriptedClient:
+    """TransactWriteItems answers from a script: an error to raise, or None for a write that succeeds."""
+
+    def __init__(self, *answers: ClientError | None) -> None:
+        self.answers = list(answers)
+        self.calls = 0
+
+    def transact_write_items(self, **_):
+        self.calls += 1
+        answer = self.answers.pop(0)
+        if answer is not None:
+            raise answer
+
+
+@pytest.fixture
+def waits() -> list[float]:
+    return []
+
+
+def scripted_repo(client: ScriptedClient, waits: list[float]) -> DynamoPledgeRepository:
+    backoff = contention.Backoff(attempts=4, sleep=waits.append, uniform=lambda: 1.0)
+    return DynamoPledgeRepository("PledgesTable", "CampaignsTable", client=client, backoff=backoff)
+
+
+@pytest.mark.parametrize("answer", [cancelled("TransactionConflict", "None"), cancelled("ThrottlingError", "None"),
+                                    cancelled("None", "ThrottlingError"),
+                                    cancelled("ProvisionedThroughputExceeded", "None"),
+                                    cancelled("RequestLimitExceeded", "None"), throttled("ThrottlingException"),
+                                    throttled("ProvisionedThroughputExceededException")],
+                         ids=["campaign conflict", "campaign throttled", "pledge throttled", "over capacity",
+                              "request limit", "throttling exception", "throughput exception"])
+def test_create_contended_then_written_retries_and_returns_created(answer, waits):
+    client = ScriptedClient(answer, answer, None)
+
+    result = scripted_repo(client, waits).create(_any_record("c"))
+
+    assert result.outcome is CreateOutcome.CREATED
+    assert client.calls == 3 and len(waits) == 2
+
+
+@pytest.mark.parametrize("answer", [cancelled("TransactionConflict", "None"), throttled("ThrottlingException")],
+                         ids=["conflict", "throttled"])
+def test_create_contended_past_every_retry_raises_service_busy_with_retry_after(answer, waits):
+    client = ScriptedClient(answer, answer, answer, answer)
+
+    with pytest.raises(ServiceBusyError) as raised:
+        scripted_repo(client, waits).create(_any_record("c"))
+
+    assert (raised.value.status, raised.value.headers) == (503, {"Retry-After": "1"})
+    assert client.calls == 4
+
+
+def test_create_conflict_backs_off_sooner_than_throttling(waits):
+    scripted_repo(ScriptedClient(cancelled("TransactionConflict", "None"), None), waits).create(_any_record("c"))
+    scripted_repo(ScriptedClient(cancelled("ThrottlingError", "None"), None), waits).create(_any_record("c"))
+
+    conflict_wait, throttle_wait = waits
+    assert conflict_wait < throttle_wait
+
+
+@pytest.mark.parametrize("answer,outcome", [
+    (cancelled("ConditionalCheckFailed", "None"), CreateOutcome.CAMPAIGN_NOT_ACTIVE),
+    (cancelled("None", "TransactionConflict"), CreateOutcome.IN_FLIGHT),
+    (cancelled("TransactionConflict", "TransactionConflict"), CreateOutcome.IN_FLIGHT),
+    (cancelled("ConditionalCheckFailed", "TransactionConflict"), CreateOutcome.IN_FLIGHT),
+], ids=["campaign closed", "same key in flight", "both in flight", "closed and in flight"])
+def test_create_refused_with_an_answer_returns_it_without_retrying(answer, outcome, waits):
+    client = ScriptedClient(answer)
+
+    assert scripted_repo(client, waits).create(_any_record("c")).outcome is outcome
+    assert client.calls == 1 and waits == []
 
 
 def _any_record(campaign_id: str) -> PledgeRecord:
