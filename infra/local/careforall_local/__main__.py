@@ -78,12 +78,17 @@ class LocalStack:
         if chaos.active:
             log.warning("chaos switches on: %s", chaos)
         self._xray = await start_xray_daemon(self.telemetry.traces, s.xray_port)
+        rest_apis, websocket_apis = model.rest_apis(), model.websocket_apis()
+        request_path = frozenset(
+            [route.function_name for api in rest_apis for route in api.routes]
+            + [authorizer.function_name for api in rest_apis for authorizer in api.authorizers.values()]
+            + [name for api in websocket_apis for name in api.routes.values()])
         self.runtime = FunctionRuntime(model.functions(model.execute_api_rewrites(gateway_url)), s.aws_endpoint,
-                                       s.max_concurrency, chaos, self.telemetry, s.xray_daemon_address)
+                                       s.max_concurrency, chaos, self.telemetry, s.xray_daemon_address,
+                                       request_path=request_path if s.request_path_first else None)
         self.ops = OpsService(self.runtime, self.telemetry, model.queues(),
                               model.table_names().get(PLEDGES_TABLE_LOGICAL_ID), s.aws_endpoint)
         self.ops.ready = lambda: self.ready
-        rest_apis, websocket_apis = model.rest_apis(), model.websocket_apis()
         if len(rest_apis) > 1 or len(websocket_apis) > 1:
             raise RuntimeError("the local gateway serves at most one REST API and one WebSocket API")
         self.gateway = RestGateway(rest_apis[0], self.runtime) if rest_apis else None

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -37,6 +38,12 @@ log = logging.getLogger("careforall.runtime")
 STREAM_LIMIT = 64 * 1024 * 1024  # Lambda's synchronous payload limit is 6 MB; leave room for encoding
 INFRA_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_XRAY_DAEMON_ADDRESS = "127.0.0.1:2000"
+# Local only (docs/local-stack.md): on AWS, API Gateway and the request path's functions never share CPU with
+# the pipeline. Here they share two cores, so the pipeline's workers run at a lower OS priority and each pipeline
+# invocation first lets the requests being answered finish, never waiting longer than this.
+REQUEST_SOURCES = frozenset({"api", "authorizer", "websocket"})
+PIPELINE_NICENESS = 10
+PIPELINE_YIELD_SECONDS = 1.0
 LineSink = Callable[[str, str], None]  # (function logical id, line)
 
 
@@ -71,11 +78,13 @@ class Worker:
         self._on_line = on_line
 
     @classmethod
-    async def start(cls, spec: FunctionSpec, env: dict[str, str], on_line: LineSink | None = None) -> "Worker":
+    async def start(cls, spec: FunctionSpec, env: dict[str, str], on_line: LineSink | None = None,
+                    niceness: int = 0) -> "Worker":
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "careforall_local.worker", spec.handler,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env=env, cwd=str(spec.code_dir), limit=STREAM_LIMIT, preexec_fn=_die_with_parent)
+            env=env, cwd=str(spec.code_dir), limit=STREAM_LIMIT,
+            preexec_fn=functools.partial(_start_worker_process, niceness))
         worker = cls(spec, process, on_line)
         worker._relay = asyncio.create_task(worker._relay_logs())
         line = await process.stdout.readline()
@@ -129,10 +138,11 @@ class Worker:
 
 class FunctionPool:
     def __init__(self, spec: FunctionSpec, env: dict[str, str], max_concurrency: int,
-                 on_line: LineSink | None = None) -> None:
+                 on_line: LineSink | None = None, niceness: int = 0) -> None:
         self.spec = spec
         self.env = env
         self.on_line = on_line
+        self.niceness = niceness
         cap = spec.reserved_concurrency if spec.reserved_concurrency is not None else max_concurrency
         self.max_concurrency = max(1, min(int(cap), max_concurrency))
         self.idle: deque[Worker] = deque()
@@ -141,7 +151,7 @@ class FunctionPool:
         self.invocations = 0
         self.cold_starts = 0
 
-    async def _acquire(self) -> tuple[Worker, bool]:
+    async def _acquire(self, env: dict[str, str] | None = None) -> tuple[Worker, bool]:
         async with self._freed:
             while True:
                 while self.idle:
@@ -154,7 +164,7 @@ class FunctionPool:
                     break
                 await self._freed.wait()
         try:
-            worker = await Worker.start(self.spec, self.env, self.on_line)
+            worker = await Worker.start(self.spec, env or self.env, self.on_line, self.niceness)
         except BaseException:
             async with self._freed:
                 self.count -= 1
@@ -174,7 +184,9 @@ class FunctionPool:
             self._freed.notify()
 
     async def prewarm(self) -> None:
-        worker, _ = await self._acquire()
+        """One environment initialized before any request, as provisioned concurrency is: its entry point loads
+        the function's whole module at INIT (careforall.deferred). Environments added under load start on demand."""
+        worker, _ = await self._acquire({**self.env, "AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency"})
         await self._release(worker, healthy=True)
 
     async def invoke(self, event: Any, trace_header: str | None = None) -> InvocationResult:
@@ -218,14 +230,36 @@ class FunctionRuntime:
 
     def __init__(self, specs: dict[str, FunctionSpec], aws_endpoint: str, max_concurrency: int = 8,
                  chaos: Chaos | None = None, telemetry: Telemetry | None = None,
-                 xray_daemon_address: str = DEFAULT_XRAY_DAEMON_ADDRESS) -> None:
+                 xray_daemon_address: str = DEFAULT_XRAY_DAEMON_ADDRESS,
+                 request_path: frozenset[str] | None = None) -> None:
+        """`request_path`: physical names of the functions that answer requests (API routes, authorizers,
+        WebSocket routes), whose workers keep the normal priority while the pipeline's run lower and its invocations
+        let requests finish first; None: no priorities, every function and invocation as equals."""
         self.specs = specs
         self.chaos = chaos or Chaos()
         self.telemetry = telemetry or Telemetry()
         self.xray_daemon_address = xray_daemon_address
+        self.prioritized = request_path is not None
+        self.request_path = frozenset(specs) if request_path is None else request_path
         self.pools = {name: FunctionPool(spec, lambda_environment(spec, aws_endpoint, xray_daemon_address),
-                                         max_concurrency, self.telemetry.observe_line)
+                                         max_concurrency, self.telemetry.observe_line,
+                                         niceness=0 if name in self.request_path else PIPELINE_NICENESS)
                       for name, spec in specs.items()}
+        self.requests_in_flight = 0
+        self._requests_idle = asyncio.Event()
+        self._requests_idle.set()
+        self.pipeline_yields = 0  # pipeline invocations that waited for requests to finish first
+
+    async def _yield_to_requests(self) -> None:
+        """Locally the pipeline shares two cores with the request path, which on AWS has capacity of its own:
+        a pipeline invocation waits while requests are being answered, at most PIPELINE_YIELD_SECONDS."""
+        if not self.prioritized or self.requests_in_flight == 0:
+            return
+        self.pipeline_yields += 1
+        try:
+            await asyncio.wait_for(self._requests_idle.wait(), timeout=PIPELINE_YIELD_SECONDS)
+        except asyncio.TimeoutError:
+            pass
 
     def has(self, name: str) -> bool:
         return self._resolve(name) is not None
@@ -245,11 +279,23 @@ class FunctionRuntime:
         segment_id = new_segment_id()
         sampled = not (upstream and upstream.sampled == "0")  # Lambda follows the caller's decision
         worker_header = str(TraceHeader(root, segment_id, "1" if sampled else "0"))
-        started = time.time()
-        if self.chaos.active and self.chaos.applies_to(source, pool.spec.logical_id):
-            result = await self._invoke_with_chaos(pool, event, worker_header)
+        request = source in REQUEST_SOURCES
+        if request:
+            self.requests_in_flight += 1
+            self._requests_idle.clear()
         else:
-            result = await pool.invoke(event, worker_header)
+            await self._yield_to_requests()
+        started = time.time()
+        try:
+            if self.chaos.active and self.chaos.applies_to(source, pool.spec.logical_id):
+                result = await self._invoke_with_chaos(pool, event, worker_header)
+            else:
+                result = await pool.invoke(event, worker_header)
+        finally:
+            if request:
+                self.requests_in_flight -= 1
+                if self.requests_in_flight == 0:
+                    self._requests_idle.set()
         ended = time.time()
         result.trace_id, result.segment_id = root, segment_id
         self.telemetry.function(pool.spec.logical_id).record(
@@ -359,6 +405,12 @@ def lambda_environment(spec: FunctionSpec, aws_endpoint: str,
     }
     env.update(spec.environment)
     return env
+
+
+def _start_worker_process(niceness: int) -> None:
+    _die_with_parent()
+    if niceness:
+        os.nice(niceness)
 
 
 def _die_with_parent() -> None:

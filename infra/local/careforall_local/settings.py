@@ -27,6 +27,7 @@ class LocalSettings:
     jwt_secret: str = DEFAULT_JWT_SECRET
     webhook_secret: str = DEFAULT_WEBHOOK_SECRET
     max_concurrency: int = 8
+    request_path_first: bool = True  # CAREFORALL_REQUEST_PATH_FIRST=0: the pipeline competes with requests as equals
     template: Path = REPO_ROOT / "template.yaml"
     parameters_file: Path = REPO_ROOT / "stacks" / "local.json"
     extra_parameters: str = ""
@@ -58,6 +59,7 @@ class LocalSettings:
             jwt_secret=env.get("CAREFORALL_JWT_SECRET", DEFAULT_JWT_SECRET),
             webhook_secret=env.get("CAREFORALL_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
             max_concurrency=int(env.get("CAREFORALL_LOCAL_MAX_CONCURRENCY", "8")),
+            request_path_first=env.get("CAREFORALL_REQUEST_PATH_FIRST", "1") != "0",
             template=Path(env.get("CAREFORALL_TEMPLATE", str(REPO_ROOT / "template.yaml"))),
             parameters_file=Path(env.get("CAREFORALL_STACK_PARAMETERS", str(REPO_ROOT / "stacks" / "local.json"))),
             extra_parameters=env.get("CAREFORALL_PARAMETER_OVERRIDES", ""),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
-from careforall_local.runtime import FunctionRuntime
+from careforall_local.runtime import PIPELINE_NICENESS, FunctionRuntime
 
 ENDPOINT = "http://127.0.0.1:1"
 
@@ -111,3 +112,117 @@ def test_invoke_by_arn_reaches_same_function(probe_specs):
         return await runtime.invoke(arn, {"via": "arn"}, source="test")
 
     assert run(_with_runtime(probe_specs, body)).payload["event"] == {"via": "arn"}
+
+
+# ------------------------------------------------------------------------- the request path first (local only)
+async def _until(condition, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+def _request_path_runtime(specs, request_path):
+    return FunctionRuntime(specs, ENDPOINT, 4, request_path=frozenset(request_path))
+
+
+def test_invoke_pipeline_during_request_starts_after_request_finishes(probe_specs):
+    async def body():
+        runtime = _request_path_runtime(probe_specs, {"careforall-Sleeper"})
+        finished: list[str] = []
+        try:
+            async def call(name, event, source):
+                await runtime.invoke(name, event, source=source)
+                finished.append(source)
+
+            request = asyncio.ensure_future(call("careforall-Sleeper", {"seconds": 0.5}, "api"))
+            await _until(lambda: runtime.requests_in_flight == 1)
+            await asyncio.gather(call("careforall-Echo", {}, "stream"), request)
+            return finished, runtime.pipeline_yields
+        finally:
+            await runtime.shutdown()
+
+    finished, yields = run(body())
+    assert finished == ["api", "stream"]
+    assert yields == 1
+
+
+def test_invoke_pipeline_behind_long_request_waits_at_most_yield_seconds(probe_specs, monkeypatch):
+    monkeypatch.setattr("careforall_local.runtime.PIPELINE_YIELD_SECONDS", 0.05)
+
+    async def body():
+        runtime = _request_path_runtime(probe_specs, {"careforall-Sleeper"})
+        finished: list[str] = []
+        try:
+            async def call(name, event, source):
+                await runtime.invoke(name, event, source=source)
+                finished.append(source)
+
+            request = asyncio.ensure_future(call("careforall-Sleeper", {"seconds": 1.5}, "api"))
+            await _until(lambda: runtime.requests_in_flight == 1)
+            await asyncio.gather(call("careforall-Echo", {}, "sqs"), request)
+            return finished
+        finally:
+            await runtime.shutdown()
+
+    assert run(body()) == ["sqs", "api"]
+
+
+def test_invoke_pipeline_without_priorities_never_waits(probe_specs):
+    async def body():
+        runtime = FunctionRuntime(probe_specs, ENDPOINT, 4)
+        try:
+            request = asyncio.ensure_future(runtime.invoke("careforall-Sleeper", {"seconds": 0.5}, source="api"))
+            await _until(lambda: runtime.requests_in_flight == 1)
+            await runtime.invoke("careforall-Echo", {}, source="stream")
+            in_flight = runtime.requests_in_flight
+            await request
+            return in_flight, runtime.pipeline_yields
+        finally:
+            await runtime.shutdown()
+
+    assert run(body()) == (1, 0)
+
+
+def test_invoke_request_never_waits_for_pipeline(probe_specs):
+    async def body():
+        runtime = _request_path_runtime(probe_specs, set())
+        try:
+            await runtime.invoke("careforall-Echo", {}, source="api")
+            return runtime.pipeline_yields, runtime.requests_in_flight
+        finally:
+            await runtime.shutdown()
+
+    assert run(body()) == (0, 0)
+
+
+def test_worker_of_pipeline_function_runs_at_lower_priority_than_request_path(probe_specs):
+    async def body():
+        runtime = _request_path_runtime(probe_specs, {"careforall-Echo"})
+        try:
+            echo = await runtime.invoke("careforall-Echo", {}, source="api")
+            sleeper = await runtime.invoke("careforall-Sleeper", {"seconds": 0}, source="stream")
+            return (os.getpriority(os.PRIO_PROCESS, echo.payload["pid"]),
+                    os.getpriority(os.PRIO_PROCESS, _worker_pid(runtime, "careforall-Sleeper")), sleeper.ok)
+        finally:
+            await runtime.shutdown()
+
+    request_priority, pipeline_priority, ok = run(body())
+    assert ok
+    assert pipeline_priority - request_priority == PIPELINE_NICENESS
+
+
+def _worker_pid(runtime, name: str) -> int:
+    return runtime.pools[name].idle[-1].process.pid
+
+
+def test_prewarm_worker_initializes_as_provisioned_concurrency(probe_specs):
+    async def body():
+        runtime = _request_path_runtime(probe_specs, {"careforall-Echo"})
+        try:
+            await runtime.pools["careforall-Echo"].prewarm()
+            return await runtime.invoke("careforall-Echo", {}, source="api")
+        finally:
+            await runtime.shutdown()
+
+    assert run(body()).payload["env"]["AWS_LAMBDA_INITIALIZATION_TYPE"] == "provisioned-concurrency"
