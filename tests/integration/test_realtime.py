@@ -1,12 +1,14 @@
 """Realtime and email against the session stack (CONTRACT.md "Realtime and email"): WebSocket subscribers of a
 campaign get totals.updated within 2 s of a capture, a donor's socket gets pledge.updated for their own pledges
-only, a bad token is refused, and /_local/mail holds one receipt per completed pledge and one goal note."""
+only, a guest's socket (pledge_id + receipt_token) gets its pledge's state on connect and then each change, a bad
+token is refused, and /_local/mail holds one receipt per completed pledge and one goal note."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+import uuid
 from contextlib import ExitStack
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -164,6 +166,65 @@ def test_connect_without_campaign_or_token_is_refused_with_400(stack):
         Subscriber(stack.base_url)
 
     assert refused.value.response.status_code == 400
+
+
+# ---------------------------------------------------------------------------------------- a guest's pledge
+def pledge_updates(subscriber: Subscriber) -> list[dict]:
+    return [m for _, m in subscriber.received("pledge.updated")]
+
+
+def test_guest_following_pledge_receives_state_on_connect_then_completed(session_client, campaign, subscribe):
+    pledge = session_client.create_pledge(campaign["id"], amount="26.00")
+    connected = time.time()
+    guest = subscribe(pledge_id=pledge["id"], receipt_token=pledge["receipt_token"])
+
+    first_at, first = guest.wait_for("pledge.updated", lambda m: True, timeout=30)
+    guest.wait_for("pledge.updated", lambda m: m["status"] == "COMPLETED")
+
+    print(f"\nfirst pledge.updated {(first_at - connected) * 1000:.0f} ms after connecting, status {first['status']}")
+    assert (first["pledge_id"], first["campaign_id"], first["amount"]) == (pledge["id"], campaign["id"], "26.00")
+    assert first["status"] in ("PENDING", "COMPLETED")
+    statuses = [m["status"] for m in pledge_updates(guest)]
+    assert statuses == sorted(statuses, key=lambda status: status == "COMPLETED")  # never back to PENDING
+    assert {m["payment"]["state"] for m in pledge_updates(guest) if m["status"] == "COMPLETED"} == {"COMPLETED"}
+
+
+def test_guest_following_pledge_receives_no_other_pledges_updates(session_client, campaign, subscribe):
+    followed, other = (session_client.create_pledge(campaign["id"]) for _ in range(2))
+    guest = subscribe(pledge_id=followed["id"], receipt_token=followed["receipt_token"])
+
+    guest.wait_for("pledge.updated", lambda m: m["status"] == "COMPLETED")
+    settle(session_client, [other["id"]])
+    wait_until_idle(session_client.stack.base_url)
+
+    assert {m["pledge_id"] for m in pledge_updates(guest)} == {followed["id"]}
+    assert guest.received("totals.updated") == []  # subscribed to no campaign
+
+
+def test_guest_connecting_after_completion_receives_completed_state_once(session_client, campaign, subscribe):
+    pledge = session_client.create_pledge(campaign["id"], amount="27.00")
+    settle(session_client, [pledge["id"]])
+    wait_until_idle(session_client.stack.base_url)
+
+    guest = subscribe(pledge_id=pledge["id"], receipt_token=pledge["receipt_token"])
+    guest.wait_for("pledge.updated", lambda m: True, timeout=30)
+    wait_until_idle(session_client.stack.base_url)
+
+    [update] = pledge_updates(guest)
+    assert (update["pledge_id"], update["status"], update["amount"]) == (pledge["id"], "COMPLETED", "27.00")
+
+
+@pytest.mark.parametrize("wrong", ["receipt_token", "pledge_id"])
+def test_connect_with_receipt_token_not_of_pledge_is_refused_with_401(session_client, campaign, wrong):
+    pledge = session_client.create_pledge(campaign["id"])
+    other = session_client.create_pledge(campaign["id"])
+    query = {"pledge_id": pledge["id"], "receipt_token": pledge["receipt_token"]}
+    query[wrong] = {"receipt_token": other["receipt_token"], "pledge_id": str(uuid.uuid4())}[wrong]
+
+    with pytest.raises(InvalidStatus) as refused:
+        Subscriber(session_client.stack.base_url, **query)
+
+    assert refused.value.response.status_code == 401
 
 
 # ---------------------------------------------------------------------------------------- email

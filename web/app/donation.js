@@ -1,6 +1,7 @@
 // Donations: one Idempotency-Key per attempt, the pledge's status until it is final, and the guest
 // receipts kept on this device.
 import {ApiError, request, session} from "./api.js";
+import {connectLive} from "./live.js";
 
 const RECEIPTS_KEY = "careforall.receipts";
 const TERMINAL = new Set(["COMPLETED", "FAILED"]);
@@ -57,8 +58,11 @@ export class DonationAttempt {
 }
 
 /**
- * Follows a pledge until COMPLETED or FAILED: GET /pledges/<id>?receipt_token= with backoff (1 s, x1.5,
- * at most 8 s); `push(status)` feeds it what the WebSocket says. Calls onUpdate(pledgeLike) on each change.
+ * Follows a pledge until COMPLETED or FAILED. A WebSocket of its own (`?pledge_id=&receipt_token=`) pushes its
+ * state: the current one on connect, then each change. While that socket is open nothing is polled; while it is
+ * not (connecting, refused, closed) GET /pledges/<id>?receipt_token= is polled with backoff (1 s, x1.5, at most
+ * 8 s). `push(pledgeLike)` feeds it other pushes (the campaign socket's, for a signed-in donor). Calls
+ * onUpdate(pledgeLike) on each change; older or repeated states are ignored, whichever way they came.
  */
 export function followPledge(pledge, receiptToken, onUpdate) {
   let status = pledge.status;
@@ -66,6 +70,7 @@ export function followPledge(pledge, receiptToken, onUpdate) {
   let stopped = false;
   let timer = null;
   let delay = 1000;
+  let live = null;
 
   function update(next) {
     if (stopped || !next?.status) return;
@@ -78,7 +83,13 @@ export function followPledge(pledge, receiptToken, onUpdate) {
     if (isTerminal(status)) stop();
   }
 
+  function schedule() {
+    if (!stopped && !timer && !live?.open) timer = setTimeout(poll, delay);
+  }
+
   async function poll() {
+    timer = null;
+    if (stopped || live?.open) return;
     try {
       const {data} = await request("GET", `/pledges/${encodeURIComponent(pledge.id)}`,
                                    {query: {receipt_token: receiptToken}, auth: false});
@@ -86,18 +97,37 @@ export function followPledge(pledge, receiptToken, onUpdate) {
     } catch {
       // the next poll tries again
     }
-    if (!stopped) {
-      delay = Math.min(8000, delay * 1.5);
-      timer = setTimeout(poll, delay);
-    }
+    delay = Math.min(8000, delay * 1.5);
+    schedule();
   }
 
   function stop() {
     stopped = true;
     clearTimeout(timer);
+    timer = null;
+    live?.close();
   }
 
-  if (!isTerminal(status)) timer = setTimeout(poll, delay);
+  if (!isTerminal(status)) {
+    if (receiptToken) {
+      live = connectLive({
+        pledgeId: pledge.id,
+        receiptToken,
+        onMessage(message) {
+          if (message.type === "pledge.updated" && message.pledge_id === pledge.id) update(message);
+        },
+        onStatus(state) {
+          if (state === "live") {
+            clearTimeout(timer);  // pushed from now on: the state on connect, then each change
+            timer = null;
+          } else {
+            schedule();  // refused or closed: poll until it is open again
+          }
+        },
+      });
+    }
+    schedule();
+  }
   return {push: update, stop};
 }
 

@@ -1,8 +1,10 @@
-// Live updates over the WebSocket API: ws(s)://host/ws?campaign_id=<id>[&token=<jwt>].
+// Live updates over the WebSocket API: ws(s)://host/ws?campaign_id=<id>[&token=<jwt>], or one pledge's with
+// ?pledge_id=<id>&receipt_token=<t> (its current state comes first, then every change).
 // Reconnects with exponential backoff (1 s doubling to 30 s, with jitter) until closed.
 import {wsUrl} from "./api.js";
 
-export function connectLive({campaignId, token, onMessage, onStatus = () => {}, onReconnect = () => {}}) {
+export function connectLive({campaignId, token, pledgeId, receiptToken, onMessage, onStatus = () => {},
+                             onReconnect = () => {}}) {
   let socket = null;
   let closed = false;
   let failures = 0;
@@ -13,6 +15,7 @@ export function connectLive({campaignId, token, onMessage, onStatus = () => {}, 
     const query = {};
     if (campaignId) query.campaign_id = campaignId;
     if (token) query.token = token;
+    if (pledgeId && receiptToken) Object.assign(query, {pledge_id: pledgeId, receipt_token: receiptToken});
     try {
       socket = new WebSocket(wsUrl(query));
     } catch {
@@ -48,6 +51,10 @@ export function connectLive({campaignId, token, onMessage, onStatus = () => {}, 
 
   open();
   return {
+    /** True while the socket is open: pushes arrive. */
+    get open() {
+      return Boolean(socket) && socket.readyState === WebSocket.OPEN;
+    },
     close() {
       closed = true;
       clearTimeout(timer);

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import secrets
 import time
 import uuid
 from dataclasses import dataclass
 from enum import Enum
 from typing import Callable, Protocol
 
+from careforall import receipts
 from careforall.clock import now_iso
 from careforall.errors import (BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError,
                                ValidationFailedError)
@@ -120,10 +120,6 @@ def pledge_id_for(scope: str, idempotency_key: str) -> str:
     return str(uuid.uuid5(PLEDGE_ID_NAMESPACE, f"{scope}\n{idempotency_key}"))
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def email_key(email: str) -> str:
     return email.strip().lower()
 
@@ -159,13 +155,14 @@ class PledgesService:
             raise NotFoundError(f"Campaign {campaign_id} does not exist.")
         currency = campaign.currency
         now = now_iso()
-        receipt_token = secrets.token_urlsafe(32)
+        receipt_token = receipts.new_token()
         record = PledgeRecord(
             id=pledge_id, campaign_id=campaign_id, donor_id=caller.user_id if caller else None,
             donor_email=donor_email, donor_name=request.donor_name, message=request.message,
             amount_cents=to_cents(request.amount), currency=currency, payment_method=request.payment_method,
             created_at=now, updated_at=now, scope=scope, fingerprint=fingerprint,
-            receipt_token_hash=_hash(receipt_token), correlation_id=correlation_id, trace_header=trace_header)
+            receipt_token_hash=receipts.token_hash(receipt_token), correlation_id=correlation_id,
+            trace_header=trace_header)
         created_body = PledgeCreatedOut(**self._out(record).model_dump(), receipt_token=receipt_token)
         record.response_body = created_body.model_dump_json()
 
@@ -209,7 +206,7 @@ class PledgesService:
         if record is None:
             raise NotFoundError(f"Pledge {pledge_id} does not exist.")
         if receipt_token is not None:
-            if not hmac.compare_digest(_hash(receipt_token), record.receipt_token_hash):
+            if not receipts.matches(receipt_token, record.receipt_token_hash):
                 raise ForbiddenError("The receipt token does not match this pledge.")
             return self._out(record)
         if caller is None:

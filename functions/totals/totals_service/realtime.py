@@ -1,8 +1,13 @@
 """Realtime and email after a change: WebSocket pushes, receipts, the goal-reached note.
 
 - The pledges table's stream: a pledge whose status or payment changed is pushed as
-  `pledge.updated` to its donor's sockets; a pledge entering COMPLETED gets one receipt, marked on
-  the pledge before sending (a conditional write), so redelivery never sends a second.
+  `pledge.updated` to its donor's sockets and to the sockets following that pledge with its receipt
+  token (guests); a pledge entering COMPLETED gets one receipt, marked on the pledge before sending
+  (a conditional write), so redelivery never sends a second.
+- The connections table's stream: a new connection that follows a pledge gets that pledge's current
+  state as its first `pledge.updated` (a $connect handler cannot post to its own connection: it is
+  not open until $connect returns). A 410 within OPENING_GRACE_SECONDS of the connect means "not
+  open yet" and fails the record, so the stream retries it.
 - The totals table's stream: each change is pushed as `totals.updated` to the campaign's
   subscribers; the first time a campaign reaches its goal, its owner gets a note (marked likewise).
 - Connections live in the connections table (TTL); a push to a gone one (410) deletes it.
@@ -11,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -32,6 +38,7 @@ from totals_service.settings import RealtimeSettings as Settings
 
 
 SETTINGS = load_settings(Settings)
+OPENING_GRACE_SECONDS = 10  # a 410 this soon after $connect: the handshake may not have completed yet
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
@@ -127,11 +134,9 @@ def notify_pledge(new: dict, old: dict) -> None:
     if new.get("status") != old.get("status") and new.get("status") in ("COMPLETED", "FAILED"):
         logger.info("pledge finished", extra={"pledge_id": new["id"], "status": new["status"], "seconds": seconds})
     amount = format_amount(from_cents(int(new["amount_cents"])))
-    if new.get("donor_id"):
-        push(connections("by_user", "user_id", new["donor_id"]), {
-            "type": "pledge.updated", "pledge_id": new["id"], "campaign_id": new["campaign_id"],
-            "status": new.get("status"), "amount": amount, "currency": new.get("currency"),
-            "payment": new.get("payment"), "updated_at": new.get("updated_at")})
+    followers = connections("by_user", "user_id", new["donor_id"]) if new.get("donor_id") else []
+    followers += connections("by_pledge", "pledge_id", new["id"])
+    push(list(dict.fromkeys(followers)), pledge_message(new))  # a socket both of the donor and the pledge: once
     if new.get("status") == "COMPLETED" and old.get("status") != "COMPLETED":
         if send_once(SETTINGS.pledges_table_name, {"pk": new["pk"]}, "receipt_sent_at", new["donor_email"],
                      "Your CareForAll donation receipt",
@@ -144,11 +149,57 @@ def notify_pledge(new: dict, old: dict) -> None:
                 metrics.add_metric(name="PledgeToCompletionSeconds", unit="Seconds", value=seconds)
 
 
+def pledge_message(pledge: dict) -> dict:
+    return {"type": "pledge.updated", "pledge_id": pledge["id"], "campaign_id": pledge["campaign_id"],
+            "status": pledge.get("status"), "amount": format_amount(from_cents(int(pledge["amount_cents"]))),
+            "currency": pledge.get("currency"), "payment": pledge.get("payment"), "updated_at": pledge.get("updated_at")}
+
+
 def _seconds_between(start: str | None, end: str | None) -> float | None:
     try:
         return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
     except (TypeError, ValueError):
         return None
+
+
+# ---------------------------------------------------------------------------------------- connections stream
+class NotOpenYet(Exception):
+    """PostToConnection answered 410 moments after $connect: the handshake may not be complete; retry the record."""
+
+
+def on_connection(record: DynamoDBRecord) -> None:
+    """A new connection following a pledge: push it the pledge's current state, its first pledge.updated."""
+    new = record.dynamodb.new_image if record.dynamodb else None
+    if record.get("eventName") != "INSERT" or not new or not new.get("pledge_id"):
+        return  # campaign and donor subscriptions, disconnects and expiries: nothing to send
+    connection_id = new["connection_id"]
+    if not _connection_exists(connection_id):
+        return  # closed meanwhile ($disconnect deleted it)
+    pledge = dynamo.from_item(dynamo.client().get_item(
+        TableName=SETTINGS.pledges_table_name, Key=dynamo.to_item({"pk": f"PLEDGE#{new['pledge_id']}"}),
+        ConsistentRead=True).get("Item"))
+    if not pledge or pledge.get("entity") != "PLEDGE":
+        return
+    with correlation(pledge.get("correlation_id")):
+        try:
+            sockets().post_to_connection(ConnectionId=connection_id, Data=json.dumps(pledge_message(pledge)).encode())
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("GoneException", "410"):
+                count(name="NotificationFailures", channel="websocket")
+                raise
+            if time.time() - int(new.get("connected_at") or 0) < OPENING_GRACE_SECONDS:
+                raise NotOpenYet(connection_id) from error
+            dynamo.client().delete_item(TableName=SETTINGS.connections_table_name,
+                                        Key=dynamo.to_item({"connection_id": connection_id}))
+            return
+        metrics.add_metric(name="PushesSent", unit="Count", value=1)
+        logger.info("pledge state sent on connect", extra={"pledge_id": pledge["id"], "status": pledge.get("status")})
+
+
+def _connection_exists(connection_id: str) -> bool:
+    return "Item" in dynamo.client().get_item(TableName=SETTINGS.connections_table_name,
+                                              Key=dynamo.to_item({"connection_id": connection_id}),
+                                              ProjectionExpression="connection_id", ConsistentRead=True)
 
 
 # ---------------------------------------------------------------------------------------- totals stream
@@ -192,11 +243,14 @@ def _owner_email(campaign_id: str) -> str | None:
 
 
 def on_record(record: DynamoDBRecord) -> None:
-    """One function, two streams: the record's source says which table changed."""
-    if f":table/{SETTINGS.pledges_table_name}/" in (record.event_source_arn or ""):
+    """One function, three streams: the record's source says which table changed."""
+    source = record.event_source_arn or ""
+    if f":table/{SETTINGS.pledges_table_name}/" in source:
         on_pledge(record)
-    elif f":table/{SETTINGS.totals_table_name}/" in (record.event_source_arn or ""):
+    elif f":table/{SETTINGS.totals_table_name}/" in source:
         on_totals(record)
+    elif f":table/{SETTINGS.connections_table_name}/" in source:
+        on_connection(record)
 
 
 @logger.inject_lambda_context

@@ -31,6 +31,7 @@ class RealtimeSettings(BaseSettings):
 
 class SocketsSettings(BaseSettings):
     connections_table_name: str = Field(alias="CONNECTIONS_TABLE_NAME", min_length=1)
+    pledges_table_name: str = Field(alias="PLEDGES_TABLE_NAME", min_length=1)
     users_table_name: str = Field(alias="USERS_TABLE_NAME", min_length=1)
     jwt_secret_id: str = Field(alias="JWT_SECRET_ID", min_length=1)
     token_issuer: str = Field(alias="TOKEN_ISSUER", min_length=1)

@@ -1,5 +1,11 @@
 """The WebSocket API's routes: $connect subscribes to a campaign (and, with a token, to the
-donor's own pledges), $disconnect forgets the connection, $default answers pings."""
+donor's own pledges; with a pledge id and its receipt token, to that one pledge), $disconnect
+forgets the connection, $default answers pings.
+
+A refused handshake is 401 for a credential that does not check out (a bad JWT, a receipt token
+that is not the pledge's, or a pledge that does not exist: the two are not told apart, so the
+socket is no oracle of pledge ids), 400 for a query that subscribes to nothing.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from careforall import dynamo
+from careforall import dynamo, receipts
 from careforall.auth import Authenticator, Unauthenticated
 from careforall.config import load_settings
 from careforall.directory import authenticator_for
@@ -20,6 +26,7 @@ CONNECTION_TTL_SECONDS = 2 * 3600  # API Gateway closes a WebSocket after 2 hour
 
 
 SETTINGS = load_settings(Settings)
+MAX_ID_LENGTH = 64
 
 
 @cache
@@ -33,22 +40,44 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     request = event["requestContext"]
     route, connection_id = request["routeKey"], request["connectionId"]
     if route == "$connect":
-        query = event.get("queryStringParameters") or {}
-        campaign_id = (query.get("campaign_id") or "")[:64]
-        item: dict[str, Any] = {"connection_id": connection_id, "expires_at": int(time.time()) + CONNECTION_TTL_SECONDS}
-        if campaign_id:
-            item["campaign_id"] = campaign_id
-        if query.get("token"):
-            try:
-                item["user_id"] = authenticator().authenticate(f"Bearer {query['token']}").user_id
-            except Unauthenticated:
-                return {"statusCode": 401, "body": "invalid token"}
-        if "campaign_id" not in item and "user_id" not in item:
-            return {"statusCode": 400, "body": "subscribe with ?campaign_id= and/or &token="}
-        dynamo.client().put_item(TableName=SETTINGS.connections_table_name, Item=dynamo.to_item(item))
-        return {"statusCode": 200}
+        return connect(connection_id, event.get("queryStringParameters") or {})
     if route == "$disconnect":
         dynamo.client().delete_item(TableName=SETTINGS.connections_table_name,
                                     Key=dynamo.to_item({"connection_id": connection_id}))
         return {"statusCode": 200}
     return {"statusCode": 200, "body": "pong"}
+
+
+def connect(connection_id: str, query: dict[str, str]) -> dict[str, Any]:
+    now = int(time.time())
+    campaign_id = (query.get("campaign_id") or "")[:MAX_ID_LENGTH]
+    item: dict[str, Any] = {"connection_id": connection_id, "connected_at": now,
+                            "expires_at": now + CONNECTION_TTL_SECONDS}
+    if campaign_id:
+        item["campaign_id"] = campaign_id
+    if query.get("token"):
+        try:
+            item["user_id"] = authenticator().authenticate(f"Bearer {query['token']}").user_id
+        except Unauthenticated:
+            return {"statusCode": 401, "body": "invalid token"}
+    pledge_id, receipt_token = query.get("pledge_id") or "", query.get("receipt_token") or ""
+    if pledge_id or receipt_token:
+        if not (pledge_id and receipt_token):
+            return {"statusCode": 400, "body": "follow a pledge with ?pledge_id=<id>&receipt_token=<token>"}
+        if not receipt_matches(pledge_id, receipt_token):
+            return {"statusCode": 401, "body": "invalid receipt token"}
+        item["pledge_id"] = pledge_id
+    if not {"campaign_id", "user_id", "pledge_id"} & item.keys():
+        return {"statusCode": 400, "body": "subscribe with ?campaign_id=, &token= and/or &pledge_id=&receipt_token="}
+    dynamo.client().put_item(TableName=SETTINGS.connections_table_name, Item=dynamo.to_item(item))
+    return {"statusCode": 200}
+
+
+def receipt_matches(pledge_id: str, receipt_token: str) -> bool:
+    """The check of GET /pledges/{id}?receipt_token= (careforall.receipts): False for an unknown pledge too."""
+    if len(pledge_id) > MAX_ID_LENGTH:
+        return False
+    pledge = dynamo.from_item(dynamo.client().get_item(
+        TableName=SETTINGS.pledges_table_name, Key=dynamo.to_item({"pk": f"PLEDGE#{pledge_id}"}),
+        ProjectionExpression="receipt_token_hash", ConsistentRead=True).get("Item"))
+    return bool(pledge) and receipts.matches(receipt_token, pledge.get("receipt_token_hash"))

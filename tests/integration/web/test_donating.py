@@ -34,6 +34,35 @@ window.fetch = async (url, init = {}) => {
 };
 """
 
+# Notes when each WebSocket the app opens from now on is open and closed (performance.now(), as Resource Timing's).
+RECORD_SOCKETS = """
+const RealSocket = window.WebSocket;
+window.__sockets = [];
+window.WebSocket = class extends RealSocket {
+  constructor(url, ...rest) {
+    super(url, ...rest);
+    const noted = {url: String(url), openedAt: null, closedAt: null};
+    window.__sockets.push(noted);
+    this.addEventListener('open', () => { noted.openedAt = performance.now(); });
+    this.addEventListener('close', () => { noted.closedAt = performance.now(); });
+  }
+};
+"""
+# From now on the pledge's socket is opened with a wrong receipt token: the API refuses its handshake (401).
+REFUSE_PLEDGE_SOCKETS = """
+const RealSocket = window.WebSocket;
+window.WebSocket = class extends RealSocket {
+  constructor(url, ...rest) {
+    super(String(url).replace(/receipt_token=[^&]*/, 'receipt_token=not-the-token'), ...rest);
+  }
+};
+"""
+# Every fetch the page made since it loaded (the app calls the API with fetch only): path and start time.
+API_FETCHES = """
+return performance.getEntriesByType('resource').filter((e) => e.initiatorType === 'fetch')
+  .map((e) => ({path: new URL(e.name).pathname, search: new URL(e.name).search, at: e.startTime}));
+"""
+
 
 def bar_state(browser) -> dict:
     return browser.script("""
@@ -128,6 +157,44 @@ def test_double_click_donate_as_guest_with_action_chains_makes_exactly_one_pledg
         assert [p["id"] for p in listing.json()["items"]] == [pledge_id]
     assert len(browser.script("return window.__pledgePosts")) == 1
     assert len(browser.elements("#pledge-result")) == 1
+
+
+def test_guest_donation_with_pledge_socket_open_polls_nothing_and_makes_3_api_requests(browser, create_campaign):
+    campaign = create_campaign(goal_amount="100.00")
+    path = f"/campaigns/{campaign['id']}"
+    browser.open(path)
+    browser.wait_for_text("#live-status", "Live")
+    browser.script(RECORD_SOCKETS)
+
+    browser.donate("20.00", email=unique_email("web-push"))
+    pledge_id = browser.wait_for_pledge_status("COMPLETED")
+    browser.wait_for(lambda d: bar_state(browser)["raised"] == "$20.00", timeout=30, what="the pushed totals")
+    browser.wait_for(lambda d: d.execute_script("return window.__sockets.every((s) => s.closedAt !== null)"),
+                     what="the pledge's socket to close once the pledge is final")
+
+    [socket] = browser.script("return window.__sockets")
+    assert f"pledge_id={pledge_id}" in socket["url"] and "receipt_token=" in socket["url"]
+    assert socket["openedAt"] is not None, "the pledge's socket never opened"
+    fetches = browser.script(API_FETCHES)
+    polls = [f for f in fetches if f["path"] == f"/pledges/{pledge_id}"]
+    assert [p for p in polls if socket["openedAt"] <= p["at"] <= socket["closedAt"]] == []  # none while connected
+    assert [p for p in polls if p["at"] > socket["closedAt"]] == []  # none after the push said COMPLETED
+    others = [f["path"] for f in fetches if f not in polls]
+    assert others == [path, f"{path}/totals", f"{path}/pledges"], others
+    print(f"\nAPI requests for one guest donation: {len(fetches)} ({len(polls)} polls before the socket opened)")
+
+
+def test_guest_donation_with_pledge_socket_refused_falls_back_to_polling(browser, create_campaign):
+    campaign = create_campaign()
+    browser.open(f"/campaigns/{campaign['id']}")
+    browser.wait_for_text("#live-status", "Live")
+    browser.script(REFUSE_PLEDGE_SOCKETS)
+
+    browser.donate("7.00", email=unique_email("web-fallback"))
+    pledge_id = browser.wait_for_pledge_status("COMPLETED")
+
+    polls = [f for f in browser.script(API_FETCHES) if f["path"] == f"/pledges/{pledge_id}"]
+    assert polls and all("receipt_token=" in p["search"] for p in polls)
 
 
 def test_donate_with_lost_answer_retries_same_idempotency_key_and_makes_one_pledge(browser, api, donor,

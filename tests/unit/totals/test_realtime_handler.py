@@ -4,6 +4,7 @@ pledge and one goal note per campaign out. Sockets are a fake @connections clien
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -65,14 +66,16 @@ def campaign(totals_stack, owner) -> str:
 
 
 def connect(totals_stack, sockets: FakeSockets, connection_id: str, campaign_id: str | None = None,
-            user_id: str | None = None) -> None:
-    """A connection as SocketsFunction stores it (written directly: no token needed here)."""
+            user_id: str | None = None, pledge_id: str | None = None, connected_at: int | None = None) -> dict:
+    """A connection as SocketsFunction stores it (written directly: no token needed here); returns its item."""
     from careforall import dynamo
 
-    item = {"connection_id": connection_id, "expires_at": 4_000_000_000, "campaign_id": campaign_id,
-            "user_id": user_id}
+    item = {"connection_id": connection_id, "connected_at": int(time.time()) if connected_at is None else connected_at,
+            "expires_at": 4_000_000_000, "campaign_id": campaign_id, "user_id": user_id, "pledge_id": pledge_id}
+    item = {k: v for k, v in item.items() if v is not None}
     totals_stack.dynamodb.put_item(TableName=totals_stack.table("ConnectionsTable"), Item=dynamo.to_item(item))
     sockets.open.add(connection_id)
+    return item
 
 
 # ---------------------------------------------------------------------------------------- pledges stream
@@ -203,12 +206,35 @@ def test_pledge_change_pushes_pledge_updated_to_donor_connections_only(totals_st
     assert sockets.messages("other-donor") == []
 
 
-def test_guest_pledge_change_pushes_nothing(totals_stack, sockets, pledges):
+def test_guest_pledge_change_pushes_nothing_to_campaign_only_subscribers(totals_stack, sockets, pledges):
     connect(totals_stack, sockets, "watcher", pledges.campaign_id)
 
     totals_stack.realtime_batch(pledges.completion(str(uuid.uuid4())))
 
     assert sockets.posts == []
+
+
+def test_guest_pledge_change_pushes_pledge_updated_to_that_pledges_followers_only(totals_stack, sockets, pledges):
+    pledge_id, other_id = str(uuid.uuid4()), str(uuid.uuid4())
+    connect(totals_stack, sockets, "guest-tab", pledge_id=pledge_id)
+    connect(totals_stack, sockets, "other-guest", pledge_id=other_id)
+
+    totals_stack.realtime_batch(pledges.completion(pledge_id, amount_cents=1500))
+
+    [message] = sockets.messages("guest-tab")
+    assert (message["type"], message["pledge_id"], message["status"], message["amount"]) == (
+        "pledge.updated", pledge_id, "COMPLETED", "15.00")
+    assert message["payment"]["state"] == "COMPLETED"
+    assert sockets.messages("other-guest") == []
+
+
+def test_pledge_change_to_socket_following_donor_and_pledge_pushes_once(totals_stack, sockets, pledges):
+    donor, pledge_id = str(uuid.uuid4()), str(uuid.uuid4())
+    connect(totals_stack, sockets, "both", user_id=donor, pledge_id=pledge_id)
+
+    totals_stack.realtime_batch(pledges.completion(pledge_id, donor_id=donor))
+
+    assert len(sockets.messages("both")) == 1
 
 
 def test_pledge_record_with_nothing_visible_changed_pushes_nothing(totals_stack, sockets, pledges):
@@ -250,6 +276,88 @@ def test_push_failing_otherwise_fails_the_record_for_retry(totals_stack, sockets
 
     assert result["batchItemFailures"] == [{"itemIdentifier": record["dynamodb"]["SequenceNumber"]}]
     assert totals_stack.connection("tab") is not None
+
+
+# ---------------------------------------------------------------------------------------- connections stream
+def connection_record(totals_stack, item: dict, event_name: str = "INSERT") -> dict:
+    """The connections table's stream record (NEW_IMAGE) of a connection's insert or removal."""
+    arn = totals_stack.stream_arn("ConnectionsTable")
+    if event_name == "REMOVE":
+        return stream_record(arn, None, item, event_name="REMOVE")
+    return stream_record(arn, item, event_name=event_name)
+
+
+def test_connection_insert_with_pledge_id_pushes_pledge_current_state(totals_stack, sockets, pledges):
+    pledge_id = str(uuid.uuid4())
+    pledges.store(pledges.image(pledge_id, "PENDING", "AUTHORIZED", amount_cents=4200))
+    item = connect(totals_stack, sockets, "guest-tab", pledge_id=pledge_id)
+
+    result = totals_stack.realtime_batch(connection_record(totals_stack, item))
+
+    assert result == {"batchItemFailures": []}
+    assert sockets.messages("guest-tab") == [{
+        "type": "pledge.updated", "pledge_id": pledge_id, "campaign_id": pledges.campaign_id, "status": "PENDING",
+        "amount": "42.00", "currency": "USD", "payment": pledges.image(pledge_id, "PENDING", "AUTHORIZED")["payment"],
+        "updated_at": "2025-03-01T12:00:02Z"}]
+
+
+def test_connection_insert_without_pledge_id_pushes_nothing(totals_stack, sockets, pledges):
+    item = connect(totals_stack, sockets, "watcher", campaign_id=pledges.campaign_id, user_id=str(uuid.uuid4()))
+
+    result = totals_stack.realtime_batch(connection_record(totals_stack, item))
+
+    assert result == {"batchItemFailures": []}
+    assert sockets.posts == []
+
+
+def test_connection_removal_pushes_nothing(totals_stack, sockets, pledges):
+    pledge_id = str(uuid.uuid4())
+    pledges.store(pledges.image(pledge_id, "COMPLETED", "COMPLETED"))
+    item = connect(totals_stack, sockets, "closed-tab", pledge_id=pledge_id)
+
+    totals_stack.realtime_batch(connection_record(totals_stack, item, "REMOVE"))
+
+    assert sockets.posts == []
+
+
+def test_connection_insert_of_connection_closed_meanwhile_pushes_nothing(totals_stack, sockets, pledges):
+    pledge_id = str(uuid.uuid4())
+    pledges.store(pledges.image(pledge_id, "PENDING", None))
+    item = connect(totals_stack, sockets, "gone-tab", pledge_id=pledge_id)
+    totals_stack.socket("$disconnect", "gone-tab")
+
+    result = totals_stack.realtime_batch(connection_record(totals_stack, item))
+
+    assert result == {"batchItemFailures": []}
+    assert sockets.posts == []
+
+
+def test_connection_insert_answered_gone_just_after_connect_fails_record_for_retry(totals_stack, sockets, pledges):
+    pledge_id = str(uuid.uuid4())
+    pledges.store(pledges.image(pledge_id, "PENDING", None))
+    item = connect(totals_stack, sockets, "opening-tab", pledge_id=pledge_id)
+    sockets.open.discard("opening-tab")  # $connect returned, the handshake has not completed yet
+    record = connection_record(totals_stack, item)
+
+    with pytest.raises(BatchProcessingError):  # the only record failed: Lambda retries the batch
+        totals_stack.realtime_batch(record)
+    assert totals_stack.connection("opening-tab") is not None
+
+    sockets.open.add("opening-tab")
+    assert totals_stack.realtime_batch(record) == {"batchItemFailures": []}
+    assert [m["status"] for m in sockets.messages("opening-tab")] == ["PENDING"]
+
+
+def test_connection_insert_answered_gone_long_after_connect_deletes_connection(totals_stack, sockets, pledges):
+    pledge_id = str(uuid.uuid4())
+    pledges.store(pledges.image(pledge_id, "PENDING", None))
+    item = connect(totals_stack, sockets, "stale-tab", pledge_id=pledge_id, connected_at=int(time.time()) - 60)
+    sockets.open.discard("stale-tab")
+
+    result = totals_stack.realtime_batch(connection_record(totals_stack, item))
+
+    assert result == {"batchItemFailures": []}
+    assert totals_stack.connection("stale-tab") is None
 
 
 # ---------------------------------------------------------------------------------------- totals stream

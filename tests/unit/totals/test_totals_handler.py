@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
 import uuid
 
@@ -141,3 +143,74 @@ def test_connect_then_query_by_campaign_index_finds_connection(totals_stack, don
 
     assert totals_stack.realtime.connections("by_campaign", "campaign_id", "c-2") == ["conn-10"]
     assert totals_stack.realtime.connections("by_user", "user_id", donor["user_id"]) == ["conn-10"]
+
+
+# ---------------------------------------------------------------------------------------- sockets: a pledge's followers
+@pytest.fixture
+def guest_pledge(totals_stack) -> dict[str, str]:
+    """A guest's pledge as the pledges service stores it: only the SHA-256 of its receipt token."""
+    from careforall import dynamo
+
+    pledge_id, token = str(uuid.uuid4()), secrets.token_urlsafe(32)
+    item = {"pk": f"PLEDGE#{pledge_id}", "entity": "PLEDGE", "id": pledge_id, "campaign_id": "c-1",
+            "donor_email": "guest@example.com", "amount_cents": 2500, "currency": "USD", "status": "PENDING",
+            "receipt_token_hash": hashlib.sha256(token.encode()).hexdigest()}
+    totals_stack.dynamodb.put_item(TableName=totals_stack.table("PledgesTable"), Item=dynamo.to_item(item))
+    return {"pledge_id": pledge_id, "receipt_token": token}
+
+
+def test_connect_with_pledge_id_and_its_receipt_token_stores_pledge_id(totals_stack, guest_pledge):
+    result = totals_stack.socket("$connect", "conn-11", guest_pledge)
+
+    assert result["statusCode"] == 200
+    item = totals_stack.connection("conn-11")
+    assert (item["pledge_id"], item.get("campaign_id"), item.get("user_id")) == (guest_pledge["pledge_id"], None, None)
+    assert time.time() - 5 <= item["connected_at"] <= time.time()
+
+
+def test_connect_with_campaign_and_pledge_receipt_token_stores_both(totals_stack, guest_pledge):
+    result = totals_stack.socket("$connect", "conn-12", {"campaign_id": "c-1", **guest_pledge})
+
+    assert result["statusCode"] == 200
+    item = totals_stack.connection("conn-12")
+    assert (item["campaign_id"], item["pledge_id"]) == ("c-1", guest_pledge["pledge_id"])
+
+
+def test_connect_with_wrong_receipt_token_returns_401_and_stores_nothing(totals_stack, guest_pledge):
+    query = {**guest_pledge, "receipt_token": secrets.token_urlsafe(32)}
+
+    result = totals_stack.socket("$connect", "conn-13", {"campaign_id": "c-1", **query})
+
+    assert result["statusCode"] == 401
+    assert totals_stack.connection("conn-13") is None
+
+
+def test_connect_with_receipt_token_of_unknown_pledge_returns_401_and_stores_nothing(totals_stack, guest_pledge):
+    query = {**guest_pledge, "pledge_id": str(uuid.uuid4())}
+
+    result = totals_stack.socket("$connect", "conn-14", query)
+
+    assert result["statusCode"] == 401
+    assert totals_stack.connection("conn-14") is None
+
+
+@pytest.mark.parametrize("drop", ["pledge_id", "receipt_token"])
+def test_connect_with_only_one_of_pledge_id_and_receipt_token_returns_400(totals_stack, guest_pledge, drop):
+    query = {k: v for k, v in guest_pledge.items() if k != drop}
+
+    result = totals_stack.socket("$connect", "conn-15", {"campaign_id": "c-1", **query})
+
+    assert result["statusCode"] == 400
+    assert totals_stack.connection("conn-15") is None
+
+
+def test_connect_with_overlong_pledge_id_returns_401(totals_stack, guest_pledge):
+    result = totals_stack.socket("$connect", "conn-16", {**guest_pledge, "pledge_id": "p" * 65})
+
+    assert result["statusCode"] == 401
+
+
+def test_connect_then_query_by_pledge_index_finds_connection(totals_stack, guest_pledge):
+    totals_stack.socket("$connect", "conn-17", guest_pledge)
+
+    assert totals_stack.realtime.connections("by_pledge", "pledge_id", guest_pledge["pledge_id"]) == ["conn-17"]

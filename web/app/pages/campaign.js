@@ -60,6 +60,13 @@ export default async function campaignPage(ctx) {
   ctx.onLeave(() => live.close());
   ctx.onLeave(() => trackers.forEach((tracker) => tracker.stop()));
 
+  function totalsAfterDonation() {
+    if (live.open) return;  // the socket pushes totals.updated; without it, read them now and again shortly
+    refreshTotals();
+    const later = setTimeout(refreshTotals, 3000);
+    ctx.onLeave(() => clearTimeout(later));
+  }
+
   replace(ctx.main,
     h("p", {class: "breadcrumb"}, h("a", {href: "#/"}, "← All campaigns"),
       session.isAdmin ? [" · ", h("a", {href: `#/admin/campaigns/${encodeURIComponent(id)}`}, "Manage")] : null),
@@ -74,7 +81,7 @@ export default async function campaignPage(ctx) {
     closed(donateArea, campaign.status);
     return;
   }
-  donateForm(ctx, campaign, donateArea, trackers, refreshTotals);
+  donateForm(ctx, campaign, donateArea, trackers, totalsAfterDonation);
 }
 
 function closed(area, status) {
@@ -82,7 +89,7 @@ function closed(area, status) {
     CLOSED_TEXT[status] || "This campaign is not accepting donations."));
 }
 
-function donateForm(ctx, campaign, area, trackers, refreshTotals) {
+function donateForm(ctx, campaign, area, trackers, totalsAfterDonation) {
   const signedIn = Boolean(session.token);
   const user = session.user;
   const fields = h("fieldset", {class: "fields"},
@@ -138,7 +145,7 @@ function donateForm(ctx, campaign, area, trackers, refreshTotals) {
       attempt = null;
       if (!ctx.alive) return;
       if (!signedIn) receipts.add(pledge, campaign.title);
-      showResult(ctx, campaign, area, pledge, trackers, refreshTotals);
+      showResult(ctx, campaign, area, pledge, trackers, totalsAfterDonation);
     } catch (error) {
       if (!ctx.alive) return;
       if (error.retryable) {
@@ -186,7 +193,7 @@ const STATUS_TEXT = {
   FAILED: "The payment did not go through (the card was declined). Nothing was charged.",
 };
 
-function showResult(ctx, campaign, area, pledge, trackers, refreshTotals) {
+function showResult(ctx, campaign, area, pledge, trackers, totalsAfterDonation) {
   const statusBadge = h("span", {id: "pledge-status", class: "badge", dataset: {status: pledge.status}});
   const detail = h("p", {id: "pledge-detail"});
   const payment = h("p", {class: "muted", id: "pledge-payment"});
@@ -211,18 +218,15 @@ function showResult(ctx, campaign, area, pledge, trackers, refreshTotals) {
     h("div", {class: "actions"}, again));
   render(pledge);
 
+  // Pushed over the pledge's own socket (guests and signed-in donors alike); polled only while it is not open.
   const tracker = followPledge(pledge, pledge.receipt_token, (next) => {
     if (!ctx.alive) return;
     render(next);
-    if (isTerminal(next.status)) {
-      refreshTotals();  // the socket pushes totals too; this is the fallback
-      const later = setTimeout(refreshTotals, 3000);
-      ctx.onLeave(() => clearTimeout(later));
-    }
+    if (isTerminal(next.status)) totalsAfterDonation();
   });
   trackers.set(pledge.id, tracker);
   again.addEventListener("click", () => {
     tracker.stop();
-    donateForm(ctx, campaign, area, trackers, refreshTotals);
+    donateForm(ctx, campaign, area, trackers, totalsAfterDonation);
   });
 }
