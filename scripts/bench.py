@@ -177,6 +177,12 @@ class DonationAccounting:
     invocations_per_donation: dict[str, float]
     function_p50_ms: dict[str, float | None]
     function_p99_ms: dict[str, float | None]
+    # As AWS bills (write_meter.py, docs/write-accounting.md): item sizes, ConditionChecks, index writes
+    billed_wcu_per_donation: float = 0.0  # tables and their indexes, refused writes included
+    billed_wcu_per_donation_by_table: dict[str, float] = field(default_factory=dict)
+    gsi_writes_per_donation: float = 0.0
+    gsi_writes_per_donation_by_index: dict[str, float] = field(default_factory=dict)
+    condition_checks_per_donation: float = 0.0
 
 
 def function_counts(base_url: str) -> dict[str, int]:
@@ -224,6 +230,9 @@ def donation_phase(stack: RunningStack, admin: dict[str, str], model: LocalStack
     functions = ops(stack.base_url)["functions"]
     units = {name: row["single"] + row["batch"] + 2 * row["transactional"] + row["rejected"]
              for name, row in platform_tables.items()}
+    billed = {name: row["wcu"] + row["rejected_wcu"] + row["gsi_wcu"] for name, row in platform_tables.items()}
+    by_index = {f"{name}.{index}": count for name, row in platform_tables.items()
+                for index, count in row["indexes"].items()}
     return DonationAccounting(
         pledges=pledges, completed=completed, seconds_to_settle=round(settled, 1),
         writes_per_donation=per(sum(row["writes"] for row in platform_tables.values())),
@@ -237,6 +246,11 @@ def donation_phase(stack: RunningStack, admin: dict[str, str], model: LocalStack
         totals_item_writes_per_batch=round(totals_item["writes"] / max(1, batches), 3),
         write_units_per_donation=per(sum(units.values())),
         write_units_per_donation_by_table={name: per(value) for name, value in sorted(units.items())},
+        billed_wcu_per_donation=per(sum(billed.values())),
+        billed_wcu_per_donation_by_table={name: per(value) for name, value in sorted(billed.items())},
+        gsi_writes_per_donation=per(sum(row["gsi_writes"] for row in platform_tables.values())),
+        gsi_writes_per_donation_by_index={name: per(count) for name, count in sorted(by_index.items())},
+        condition_checks_per_donation=per(sum(row["condition_checks"] for row in platform_tables.values())),
         state_transitions_per_workflow=state_transitions(stack, sample=10),
         invocations_per_donation={name: per(count) for name, count in sorted(invocations.items()) if count},
         function_p50_ms={name.split("-", 1)[-1]: f.get("p50_ms") for name, f in sorted(functions.items())},
@@ -584,6 +598,7 @@ class BenchReport:
     handlers: dict[str, Any] = field(default_factory=dict)
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)
     capacity: list[dict[str, Any]] = field(default_factory=list)
+    per_donation: dict[str, float] = field(default_factory=dict)
 
     def check(self) -> bool:
         measured = {name: self.handlers[name]["ratio"] for name in ("create_handler_vs_put_item",
@@ -653,6 +668,18 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = print) -> Be
     return report
 
 
+PROVIDER_FUNCTIONS = ("SandboxProviderFunction", "SandboxWebhookSenderFunction")  # the payment provider's, not ours
+
+
+def per_donation_summary(d: DonationAccounting) -> dict[str, float]:
+    """One completed donation's cost, named as issue 18's budget names it (bench.json `per_donation`)."""
+    return {"item_writes": d.writes_per_donation, "wcu": d.billed_wcu_per_donation,
+            "gsi_writes": d.gsi_writes_per_donation, "state_transitions": d.state_transitions_per_workflow,
+            "invocations_ours": round(sum(v for k, v in d.invocations_per_donation.items()
+                                          if k not in PROVIDER_FUNCTIONS), 2),
+            "provider_calls": d.invocations_per_donation.get("SandboxProviderFunction", 0.0)}
+
+
 def render(report: BenchReport) -> str:
     lines = [f"make bench, {report.started_at}, {report.seconds} s: {report.machine['cpu']}, "
              f"{report.machine['cores']} cores, Python {report.machine['python']}", "",
@@ -665,9 +692,13 @@ def render(report: BenchReport) -> str:
               f"| of which transactional (2 WCU each) | {d.transactional_writes_per_donation} |",
               f"| refused conditional writes | {d.rejected_writes_per_donation} |",
               f"| write capacity units (items up to 1 KB) | {d.write_units_per_donation} |",
+              f"| WCU as AWS bills (sizes, ConditionChecks, indexes, refused writes) | {d.billed_wcu_per_donation} |",
+              f"| global secondary index writes | {d.gsi_writes_per_donation} |",
+              f"| transactional ConditionChecks | {d.condition_checks_per_donation} |",
               f"| state transitions per payment workflow | {d.state_transitions_per_workflow} |"]
-    lines += [f"| writes to {name} (WCU) | {value} ({d.write_units_per_donation_by_table.get(name)}) |"
-              for name, value in d.writes_per_donation_by_table.items()]
+    lines += [f"| writes to {name} (WCU; as billed) | {value} ({d.write_units_per_donation_by_table.get(name)}; "
+              f"{d.billed_wcu_per_donation_by_table.get(name)}) |" for name, value in d.writes_per_donation_by_table.items()]
+    lines += [f"| index writes to {name} | {value} |" for name, value in d.gsi_writes_per_donation_by_index.items()]
     if report.trickle:
         lines.append(f"| seconds from pledge to COMPLETED, one at a time (median) | "
                      f"{statistics.median(report.trickle.seconds_to_complete)} |")
@@ -720,6 +751,7 @@ def main(argv: list[str] | None = None) -> int:
     report = run(args)
     met = report.check()
     report.capacity = capacity_model(report)
+    report.per_donation = per_donation_summary(report.donations)
     print(render(report))
     args.json.write_text(json.dumps(asdict(report), indent=2) + "\n")
     print(f"\nwritten to {args.json}; {'every target met' if met else 'a target was MISSED'}")

@@ -107,8 +107,9 @@ class LambdaInvokeRouter:
     def _dynamodb_write(self, operation: str, environ, start_response):
         body = _read_body(environ)
         with moto_patches.DYNAMODB_LOCK:  # conditional writes must be atomic (moto_patches.py)
+            targets = self.writes.before(operation, body)
             status, chunks = _call(self._moto, environ, start_response)
-        self.writes.record(operation, body, status, b"".join(chunks))
+            self.writes.record(operation, body, status, b"".join(chunks), targets)  # reads the images after
         return chunks
 
     def _writes(self, environ, start_response):

@@ -219,3 +219,11 @@ def test_attach_to_a_healthy_stack_takes_its_urls_and_the_local_admin(server: st
 def test_attach_to_a_server_that_is_not_a_stack_exits(server: str) -> None:
     with pytest.raises(SystemExit, match="GET /health: 404"):
         bench.attach(server + "/elsewhere", "http://127.0.0.1:4566")
+
+
+def test_per_donation_summary_counts_only_our_invocations_and_the_provider_calls_apart() -> None:
+    summary = bench.per_donation_summary(report(create=1.0, totals=1.0, per_batch=1.0).donations)
+
+    assert summary["invocations_ours"] == 5.0  # PledgesFunction 1 + PaymentTaskFunction 4; the provider's apart
+    assert summary["provider_calls"] == 2.0
+    assert summary["item_writes"] == 12.0
