@@ -126,23 +126,30 @@ def _request_path_runtime(specs, request_path):
     return FunctionRuntime(specs, ENDPOINT, 4, request_path=frozenset(request_path))
 
 
-def test_invoke_pipeline_during_request_starts_after_request_finishes(probe_specs):
+def _request_then_pipeline(specs, request_seconds: float, pipeline_source: str) -> tuple[list[str], int]:
+    """A request to the Sleeper (request path) and, once it is in flight, a pipeline invocation of Echo: the
+    sources in the order they finished, and how many pipeline invocations yielded."""
     async def body():
-        runtime = _request_path_runtime(probe_specs, {"careforall-Sleeper"})
+        runtime = _request_path_runtime(specs, {"careforall-Sleeper"})
         finished: list[str] = []
         try:
             async def call(name, event, source):
                 await runtime.invoke(name, event, source=source)
                 finished.append(source)
 
-            request = asyncio.ensure_future(call("careforall-Sleeper", {"seconds": 0.5}, "api"))
+            request = asyncio.ensure_future(call("careforall-Sleeper", {"seconds": request_seconds}, "api"))
             await _until(lambda: runtime.requests_in_flight == 1)
-            await asyncio.gather(call("careforall-Echo", {}, "stream"), request)
+            await asyncio.gather(call("careforall-Echo", {}, pipeline_source), request)
             return finished, runtime.pipeline_yields
         finally:
             await runtime.shutdown()
 
-    finished, yields = run(body())
+    return run(body())
+
+
+def test_invoke_pipeline_during_request_starts_after_request_finishes(probe_specs):
+    finished, yields = _request_then_pipeline(probe_specs, 0.5, "stream")
+
     assert finished == ["api", "stream"]
     assert yields == 1
 
@@ -150,22 +157,9 @@ def test_invoke_pipeline_during_request_starts_after_request_finishes(probe_spec
 def test_invoke_pipeline_behind_long_request_waits_at_most_yield_seconds(probe_specs, monkeypatch):
     monkeypatch.setattr("careforall_local.runtime.PIPELINE_YIELD_SECONDS", 0.05)
 
-    async def body():
-        runtime = _request_path_runtime(probe_specs, {"careforall-Sleeper"})
-        finished: list[str] = []
-        try:
-            async def call(name, event, source):
-                await runtime.invoke(name, event, source=source)
-                finished.append(source)
+    finished, _ = _request_then_pipeline(probe_specs, 1.5, "sqs")
 
-            request = asyncio.ensure_future(call("careforall-Sleeper", {"seconds": 1.5}, "api"))
-            await _until(lambda: runtime.requests_in_flight == 1)
-            await asyncio.gather(call("careforall-Echo", {}, "sqs"), request)
-            return finished
-        finally:
-            await runtime.shutdown()
-
-    assert run(body()) == ["sqs", "api"]
+    assert finished == ["sqs", "api"]
 
 
 def test_invoke_pipeline_without_priorities_never_waits(probe_specs):
