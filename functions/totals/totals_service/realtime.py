@@ -67,19 +67,22 @@ def connections(index: str, attribute: str, value: str) -> list[str]:
             return ids
 
 
-def push(connection_ids: list[str], message: dict) -> int:
+def push(connection_ids: list[str], message: dict, connected_at: float | None = None) -> int:
+    """Post `message` to each connection; a gone one (410) is forgotten. With `connected_at` (one just opened),
+    a 410 within OPENING_GRACE_SECONDS of it raises NotOpenYet instead: the handshake may not be complete."""
     data, sent = json.dumps(message).encode(), 0
     for connection_id in connection_ids:
         try:
             sockets().post_to_connection(ConnectionId=connection_id, Data=data)
             sent += 1
         except ClientError as error:
-            if error.response["Error"]["Code"] in ("GoneException", "410"):
-                dynamo.client().delete_item(TableName=SETTINGS.connections_table_name,
-                                            Key=dynamo.to_item({"connection_id": connection_id}))
-            else:
+            if error.response["Error"]["Code"] not in ("GoneException", "410"):
                 count(name="NotificationFailures", channel="websocket")
                 raise
+            if connected_at is not None and time.time() - connected_at < OPENING_GRACE_SECONDS:
+                raise NotOpenYet(connection_id) from error
+            dynamo.client().delete_item(TableName=SETTINGS.connections_table_name,
+                                        Key=dynamo.to_item({"connection_id": connection_id}))
     if sent:
         metrics.add_metric(name="PushesSent", unit="Count", value=sent)
     return sent
@@ -181,19 +184,9 @@ def on_connection(record: DynamoDBRecord) -> None:
     if not pledge or pledge.get("entity") != "PLEDGE":
         return
     with correlation(pledge.get("correlation_id")):
-        try:
-            sockets().post_to_connection(ConnectionId=connection_id, Data=json.dumps(pledge_message(pledge)).encode())
-        except ClientError as error:
-            if error.response["Error"]["Code"] not in ("GoneException", "410"):
-                count(name="NotificationFailures", channel="websocket")
-                raise
-            if time.time() - int(new.get("connected_at") or 0) < OPENING_GRACE_SECONDS:
-                raise NotOpenYet(connection_id) from error
-            dynamo.client().delete_item(TableName=SETTINGS.connections_table_name,
-                                        Key=dynamo.to_item({"connection_id": connection_id}))
-            return
-        metrics.add_metric(name="PushesSent", unit="Count", value=1)
-        logger.info("pledge state sent on connect", extra={"pledge_id": pledge["id"], "status": pledge.get("status")})
+        if push([connection_id], pledge_message(pledge), connected_at=int(new.get("connected_at") or 0)):
+            logger.info("pledge state sent on connect",
+                        extra={"pledge_id": pledge["id"], "status": pledge.get("status")})
 
 
 def _connection_exists(connection_id: str) -> bool:
