@@ -50,10 +50,4 @@ def _plain(value: Any) -> Any:
 
 
 def is_condition_failure(error: Exception) -> bool:
-    code = getattr(error, "response", {}).get("Error", {}).get("Code")
-    return code == "ConditionalCheckFailedException"
-
-
-def cancellation_codes(error: Exception) -> list[str]:
-    """Per-item reasons of a cancelled TransactWriteItems, in request order ('None' where it passed)."""
-    return contention.cancellation_codes(error)
+    return contention.error_code(error) == "ConditionalCheckFailedException"

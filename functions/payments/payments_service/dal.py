@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from careforall import dynamo
+from careforall import contention, dynamo
 from careforall.clock import now_iso
 from careforall.observability import logger
 
@@ -79,7 +79,7 @@ class DynamoPaymentRepository:
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            codes = dynamo.cancellation_codes(error)
+            codes = contention.cancellation_codes(error)
             if codes and codes[0] == "ConditionalCheckFailed":
                 return SaveOutcome.DUPLICATE_EVENT
             if "ConditionalCheckFailed" in codes or "TransactionConflict" in codes:

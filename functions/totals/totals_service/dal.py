@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from careforall import dynamo
+from careforall import contention, dynamo
 from careforall.clock import now_iso
 
 from totals_service.logic import CampaignDelta
@@ -60,7 +60,7 @@ class DynamoTotalsStore:
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            codes = dynamo.cancellation_codes(error)
+            codes = contention.cancellation_codes(error)
             if "ConditionalCheckFailed" in codes or "TransactionConflict" in codes:
                 return False
             raise

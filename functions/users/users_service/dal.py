@@ -34,7 +34,7 @@ class DynamoUserRepository:
             contention.retry_contended(lambda: self._client.transact_write_items(TransactItems=transaction))
         except ClientError as error:
             if error.response["Error"]["Code"] == "TransactionCanceledException":
-                codes = dynamo.cancellation_codes(error)
+                codes = contention.cancellation_codes(error)
                 if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
                     raise EmailTakenError("An account with this email already exists.") from None
             raise
