@@ -121,34 +121,29 @@ def write_operation(environ: dict[str, Any]) -> str | None:
     return operation if operation != target and operation in _WRITE_OPERATIONS else None
 
 
-def moto_key_schema(table_name: str) -> tuple[str, ...]:
-    """The key attributes of a table moto holds, in whatever account and region it was created."""
+def _moto_table(name: str):
+    """A table moto holds, in whatever account and region it was created; None when there is none."""
     from moto.dynamodb.models import dynamodb_backends
 
     for regions in list(dynamodb_backends.values()):
         for backend in list(regions.values()):
-            table = backend.tables.get(table_name)
+            table = backend.tables.get(name)
             if table is not None:
-                return tuple(k for k in (table.hash_key_attr, table.range_key_attr) if k)
-    return ()
+                return table
+    return None
+
+
+def moto_key_schema(table_name: str) -> tuple[str, ...]:
+    """The key attributes of a table moto holds (hash, then range)."""
+    table = _moto_table(table_name)
+    return tuple(k for k in (table.hash_key_attr, table.range_key_attr) if k) if table is not None else ()
 
 
 class MotoItemStore:
-    """Reads moto's tables in this process (the emulator's), in whatever account and region they were created."""
-
-    @staticmethod
-    def _table(name: str):
-        from moto.dynamodb.models import dynamodb_backends
-
-        for regions in list(dynamodb_backends.values()):
-            for backend in list(regions.values()):
-                table = backend.tables.get(name)
-                if table is not None:
-                    return table
-        return None
+    """Reads moto's tables in this process (the emulator's)."""
 
     def indexes(self, table: str) -> tuple[IndexSchema, ...]:
-        found = self._table(table)
+        found = _moto_table(table)
         return tuple(IndexSchema(index.name, tuple(index.schema_key_attrs),
                                  (index.projection or {}).get("ProjectionType", "ALL"),
                                  tuple((index.projection or {}).get("NonKeyAttributes", [])))
@@ -157,7 +152,7 @@ class MotoItemStore:
     def get(self, table: str, key: Item) -> Item | None:
         from moto.dynamodb.models.dynamo_type import DynamoType
 
-        found = self._table(table)
+        found = _moto_table(table)
         if found is None or found.hash_key_attr not in key:
             return None
         range_key = key.get(found.range_key_attr) if found.range_key_attr else None
@@ -172,9 +167,13 @@ class _Target:
     table: str
     key: Item
     action: str  # Put | Update | Delete | ConditionCheck
-    transactional: bool
+    kind: str  # single | transactional | batch: how it was written
     request_item: Item | None  # what a Put writes
     before: Item | None = None
+
+    @property
+    def transactional(self) -> bool:
+        return self.kind == "transactional"
 
 
 class DynamoDBWriteMeter:
@@ -201,42 +200,40 @@ class DynamoDBWriteMeter:
 
     def record(self, operation: str, body: bytes, status: int, response: bytes,
                targets: list[_Target] | None = None) -> None:
+        """Count a write request once it was answered. Capacity is billed only with `targets` from `before`:
+        it needs the items' images."""
         try:
-            request = json.loads(body or b"{}")
-            writes = list(self._writes(operation, request, response if status == 200 else b""))
+            parsed = targets if targets is not None else list(self._targets(operation, json.loads(body or b"{}")))
+            unprocessed = self._unprocessed(operation, response) if status == 200 else set()
         except (ValueError, TypeError, AttributeError, KeyError):
             return  # a request moto refused as malformed wrote nothing
-        billing = self._bill(targets or [], status, operation, request, response)
+        written = [t for t in parsed if t.action != "ConditionCheck" and self._key(t) not in unprocessed]
+        billing = self._bill(parsed, written, status) if targets is not None else Counter()
         with self._lock:
-            for table, key, kind in writes:
+            for target in written:
                 if status == 200:
-                    self._items[(table, key)] += 1
-                    self._kinds[(table, kind)] += 1
+                    self._items[(target.table, self._key(target))] += 1
+                    self._kinds[(target.table, target.kind)] += 1
                 else:
-                    self._kinds[(table, "rejected")] += 1
+                    self._kinds[(target.table, "rejected")] += 1
             self._billing.update(billing)
 
-    def _bill(self, targets: list[_Target], status: int, operation: str, request: dict, response: bytes
-              ) -> Counter[tuple[str, str]]:
+    def _bill(self, targets: list[_Target], written: list[_Target], status: int) -> Counter[tuple[str, str]]:
         billing: Counter[tuple[str, str]] = Counter()
-        unprocessed = self._unprocessed(operation, request, response) if status == 200 else set()
         for target in targets:
-            factor = 2 if target.transactional else 1
-            if target.action == "ConditionCheck":
+            if target.action == "ConditionCheck":  # only ever in a transaction: billed as a transactional write
                 billing[(target.table, "condition_checks")] += 1
-                billing[(target.table, "wcu")] += factor * units(item_size(target.before))
-                continue
+                billing[(target.table, "wcu")] += 2 * units(item_size(target.before))
+        for target in written:
+            factor = 2 if target.transactional else 1
             if status != 200:
                 size = item_size(target.request_item) if target.action == "Put" else item_size(target.before)
                 billing[(target.table, "rejected_wcu")] += factor * units(size)
                 continue
-            if json.dumps(target.key, sort_keys=True) in unprocessed:
-                continue
             after = None if target.action == "Delete" else self._store.get(target.table, target.key)
             billing[(target.table, "wcu")] += factor * units(max(item_size(target.before), item_size(after)))
-            table_keys = tuple(target.key)
             for index in self._store.indexes(target.table):
-                costs = index_writes(index, table_keys, target.before, after)
+                costs = index_writes(index, tuple(target.key), target.before, after)
                 billing[(target.table, "gsi_writes")] += len(costs)
                 billing[(target.table, "gsi_wcu")] += sum(costs)
                 billing[(target.table, f"index:{index.name}")] += len(costs)
@@ -281,63 +278,38 @@ class DynamoDBWriteMeter:
                 "tables": tables}
 
     # ------------------------------------------------------------------------------------------------
-    def _writes(self, operation: str, request: dict, response: bytes):
-        if operation in {"PutItem", "UpdateItem", "DeleteItem"}:
-            yield request["TableName"], self._key(request["TableName"], request.get("Key") or request["Item"]), "single"
-        elif operation == "TransactWriteItems":
-            for entry in request["TransactItems"]:
-                for kind in ("Put", "Update", "Delete"):
-                    if kind in entry:
-                        table = entry[kind]["TableName"]
-                        yield table, self._key(table, entry[kind].get("Key") or entry[kind]["Item"]), "transactional"
-        else:  # BatchWriteItem: what came back unprocessed was not written
-            unprocessed = json.loads(response).get("UnprocessedItems", {}) if response else {}
-            for table, requests in request["RequestItems"].items():
-                left = [json.dumps(r, sort_keys=True) for r in unprocessed.get(table, [])]
-                for entry in requests:
-                    if json.dumps(entry, sort_keys=True) in left:
-                        left.remove(json.dumps(entry, sort_keys=True))
-                        continue
-                    item = (entry.get("PutRequest") or {}).get("Item") or (entry.get("DeleteRequest") or {})["Key"]
-                    yield table, self._key(table, item), "batch"
-
     def _targets(self, operation: str, request: dict):
         if operation in {"PutItem", "UpdateItem", "DeleteItem"}:
             table = request["TableName"]
-            action = operation.removesuffix("Item")
             item = request.get("Item")
-            yield _Target(table, self._key_item(table, request.get("Key") or item), action, False, item)
+            yield _Target(table, self._key_item(table, request.get("Key") or item), operation.removesuffix("Item"),
+                          "single", item)
         elif operation == "TransactWriteItems":
             for entry in request["TransactItems"]:
                 for action in ("Put", "Update", "Delete", "ConditionCheck"):
                     if action in entry:
                         part, table = entry[action], entry[action]["TableName"]
-                        yield _Target(table, self._key_item(table, part.get("Key") or part["Item"]), action, True,
-                                      part.get("Item"))
-        else:
+                        yield _Target(table, self._key_item(table, part.get("Key") or part["Item"]), action,
+                                      "transactional", part.get("Item"))
+        else:  # BatchWriteItem
             for table, requests in request["RequestItems"].items():
                 for entry in requests:
                     put = (entry.get("PutRequest") or {}).get("Item")
                     key = put or (entry.get("DeleteRequest") or {})["Key"]
-                    yield _Target(table, self._key_item(table, key), "Put" if put else "Delete", False, put)
+                    yield _Target(table, self._key_item(table, key), "Put" if put else "Delete", "batch", put)
 
-    @staticmethod
-    def _unprocessed(operation: str, request: dict, response: bytes) -> set[str]:
+    def _unprocessed(self, operation: str, response: bytes) -> set[str]:
+        """The keys of a BatchWriteItem's requests that came back unprocessed: not written."""
         if operation != "BatchWriteItem" or not response:
             return set()
-        left = set()
-        for entries in json.loads(response).get("UnprocessedItems", {}).values():
-            for entry in entries:
-                left.add(json.dumps((entry.get("PutRequest") or {}).get("Item")
-                                    or (entry.get("DeleteRequest") or {}).get("Key"), sort_keys=True))
-        return left
+        return {self._key(target)
+                for target in self._targets(operation, {"RequestItems": json.loads(response).get("UnprocessedItems", {})})}
 
     def _key_item(self, table: str, item: dict) -> Item:
         if table not in self._schemas:
             self._schemas[table] = self._key_schema(table) or tuple(sorted(item))
         return {name: item[name] for name in self._schemas[table] if name in item}
 
-    def _key(self, table: str, item: dict) -> str:
-        if table not in self._schemas:
-            self._schemas[table] = self._key_schema(table) or tuple(sorted(item))
-        return json.dumps({name: item.get(name) for name in self._schemas[table]}, sort_keys=True)
+    @staticmethod
+    def _key(target: _Target) -> str:
+        return json.dumps(target.key, sort_keys=True)
