@@ -34,10 +34,6 @@ class DeferredTracer:
         self._options = options
         self._tracer: Tracer | None = None
 
-    @property
-    def built(self) -> bool:
-        return self._tracer is not None
-
     def get(self) -> Tracer:
         if self._tracer is None:
             from aws_lambda_powertools import Tracer
