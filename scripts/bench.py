@@ -355,8 +355,8 @@ def import_phase(aws_endpoint: str, functions: dict[str, FunctionSpec], rounds: 
     for spec in functions.values():
         module = spec.handler.rsplit(".", 1)[0]
         probes[spec.logical_id] = (module, lambda_environment(spec, aws_endpoint), [spec.code_dir, *spec.layer_dirs])
-    first = next(iter(probes.values()))
-    probes = {"boto3": ("boto3", first[1], []), **probes}
+    lambda_env = next(iter(probes.values()))[1]  # boto3 alone, in a function's Lambda environment
+    probes = {"boto3": ("boto3", lambda_env, []), **probes}
     for name, (module, environment, path) in probes.items():  # compile once: a deployed package ships its bytecode
         import_seconds(module, {**environment, "PYTHONDONTWRITEBYTECODE": ""}, path, first_invocation=name != "boto3")
     samples: dict[str, list[float]] = {name: [] for name in probes}
