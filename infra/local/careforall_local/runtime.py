@@ -239,11 +239,11 @@ class FunctionRuntime:
         self.chaos = chaos or Chaos()
         self.telemetry = telemetry or Telemetry()
         self.xray_daemon_address = xray_daemon_address
-        self.prioritized = request_path is not None
-        self.request_path = frozenset(specs) if request_path is None else request_path
+        self.request_path = request_path
+        pipeline = set() if request_path is None else set(specs) - request_path
         self.pools = {name: FunctionPool(spec, lambda_environment(spec, aws_endpoint, xray_daemon_address),
                                          max_concurrency, self.telemetry.observe_line,
-                                         niceness=0 if name in self.request_path else PIPELINE_NICENESS)
+                                         niceness=PIPELINE_NICENESS if name in pipeline else 0)
                       for name, spec in specs.items()}
         self.requests_in_flight = 0
         self._requests_idle = asyncio.Event()
@@ -253,7 +253,7 @@ class FunctionRuntime:
     async def _yield_to_requests(self) -> None:
         """Locally the pipeline shares two cores with the request path, which on AWS has capacity of its own:
         a pipeline invocation waits while requests are being answered, at most PIPELINE_YIELD_SECONDS."""
-        if not self.prioritized or self.requests_in_flight == 0:
+        if self.request_path is None or self.requests_in_flight == 0:
             return
         self.pipeline_yields += 1
         try:
